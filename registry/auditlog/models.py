@@ -1,0 +1,30 @@
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from registry.core.models import timestamp_field, utcnow
+
+
+class LogHead(SQLModel, table=True):
+    """One row holding the log size; updating it serialises appends across API replicas."""
+
+    __tablename__ = "log_head"
+
+    id: int = Field(primary_key=True)
+    size: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
+
+
+class LogEntry(SQLModel, table=True):
+    """An append-only log entry; ``payload`` is the RFC 8785 canonical JSON that is hashed."""
+
+    __tablename__ = "log_entry"
+
+    idx: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    recorded_at: datetime = timestamp_field(default_factory=utcnow)
+    actor: str = Field(max_length=40, index=True)
+    action: str = Field(max_length=80, index=True)
+    entity_type: str = Field(max_length=40)
+    entity_id: str = Field(max_length=80, index=True)
+    payload: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+    leaf_hash: bytes = Field(sa_type=sa.LargeBinary, nullable=False)

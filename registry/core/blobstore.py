@@ -1,0 +1,72 @@
+"""Content-addressed blob storage.
+
+A small interface so that an object store can replace the local directory later; the
+registry only ever needs put-by-digest, open, exists and (for failed uploads) discard.
+"""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+class BlobStore(Protocol):
+    def staging_file(self) -> "contextmanager[Path]": ...
+    def put(self, staged: Path, sha256: str) -> bool: ...
+    def open(self, sha256: str) -> BinaryIO: ...
+    def exists(self, sha256: str) -> bool: ...
+    def discard(self, sha256: str) -> None: ...
+
+
+class LocalBlobStore:
+    """Blobs live at ``root/sha256/ab/cd/<digest>``; writes are staged then renamed atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._staging = root / ".staging"
+        self._staging.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError("blob key must be a lowercase hex SHA-256 digest")
+        return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
+
+    @contextmanager
+    def staging_file(self) -> Iterator[Path]:
+        """A temp file on the same filesystem as the store, removed unless it was put()."""
+        fd, name = tempfile.mkstemp(dir=self._staging, prefix="upload-")
+        os.close(fd)
+        path = Path(name)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def put(self, staged: Path, sha256: str) -> bool:
+        """Move a staged file into place; returns False when the content was already stored."""
+        target = self._path(sha256)
+        if target.exists():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        return True
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self._path(sha256).open("rb")
+
+    def path(self, sha256: str) -> Path:
+        return self._path(sha256)
+
+    def exists(self, sha256: str) -> bool:
+        return self._path(sha256).exists()
+
+    def discard(self, sha256: str) -> None:
+        self._path(sha256).unlink(missing_ok=True)
+
+    def clear_staging(self) -> None:
+        """Remove uploads left behind by a crashed process (called at start-up)."""
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._staging.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,60 @@
+"""Settings, read from the environment with the ``REGISTRY_`` prefix."""
+
+from enum import Enum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(str, Enum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+
+    environment: Environment = Environment.development
+    data_dir: Path = Path("registry-data")
+    # Defaults to an SQLite file inside data_dir; production points this at PostgreSQL.
+    database_url: str | None = None
+    blob_dir: Path | None = None
+
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_image_pixels: int = 80_000_000
+    max_clip_seconds: float = 600.0
+    max_json_bytes: int = 1024 * 1024
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Passphrase that encrypts the registry's private signing keys at rest.
+    key_passphrase: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.environment is Environment.production:
+            problems = []
+            if not self.key_passphrase or len(self.key_passphrase.get_secret_value()) < 16:
+                problems.append("REGISTRY_KEY_PASSPHRASE must be set (16+ characters)")
+            if self.database_url is None:
+                problems.append("REGISTRY_DATABASE_URL must be set explicitly")
+            if problems:
+                raise ValueError("unsafe production settings: " + "; ".join(problems))
+        return self
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    @cached_property
+    def effective_blob_dir(self) -> Path:
+        return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    def ensure_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.effective_blob_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,67 @@
+from sqlmodel import Session, select
+
+from registry.auditlog.service import Actor, commit_change
+from registry.auth.models import Role
+from registry.core.crud import apply_patch, filter_retired, get_or_404, retire
+from registry.core.errors import Forbidden, NotFound
+from registry.core.ids import new_id
+from registry.core.pagination import paginate
+from registry.holders.models import RightsHolder
+from registry.holders.schemas import HolderCreate, HolderKind, HolderUpdate
+
+ENTITY = "rights_holder"
+
+
+def _visible(actor: Actor, holder_id: str) -> bool:
+    return actor.role is not Role.rights_holder or actor.holder_id == holder_id
+
+
+def create_holder(session: Session, actor: Actor, data: HolderCreate) -> RightsHolder:
+    holder = RightsHolder(id=new_id("hld"), **data.model_dump(mode="json"))
+    session.add(holder)
+    commit_change(session, actor, "rights_holder.created", ENTITY, holder)
+    return holder
+
+
+def get_holder(session: Session, actor: Actor, holder_id: str) -> RightsHolder:
+    holder = get_or_404(session, RightsHolder, holder_id, "rights holder")
+    if not _visible(actor, holder.id):
+        # Out-of-scope records answer as unknown: a holder learns nothing about the others.
+        raise NotFound(f"rights holder {holder_id} does not exist")
+    return holder
+
+
+def require_editor(actor: Actor, holder_id: str) -> None:
+    if actor.role is Role.auditor:
+        raise Forbidden("auditors read the registry; they do not change it")
+    if actor.role is Role.rights_holder and actor.holder_id != holder_id:
+        raise NotFound(f"rights holder {holder_id} does not exist")
+
+
+def update_holder(session: Session, actor: Actor, holder_id: str,
+                  data: HolderUpdate) -> RightsHolder:
+    holder = get_holder(session, actor, holder_id)
+    apply_patch(holder, data.model_dump(mode="json", exclude_unset=True))
+    session.add(holder)
+    commit_change(session, actor, "rights_holder.updated", ENTITY, holder)
+    return holder
+
+
+def retire_holder(session: Session, actor: Actor, holder_id: str, reason: str) -> RightsHolder:
+    holder = get_or_404(session, RightsHolder, holder_id, "rights holder")
+    retire(session, actor, holder, ENTITY, reason)
+    return holder
+
+
+def list_holders(session: Session, actor: Actor, *, kind: HolderKind | None, name: str | None,
+                 retired: bool | None, cursor: str | None,
+                 limit: int) -> tuple[list[RightsHolder], str | None]:
+    stmt = select(RightsHolder)
+    if actor.role is Role.rights_holder:
+        stmt = stmt.where(RightsHolder.id == actor.holder_id)
+    if kind:
+        stmt = stmt.where(RightsHolder.kind == kind.value)
+    if name:
+        stmt = stmt.where(RightsHolder.name.contains(name))  # type: ignore[attr-defined]
+    stmt = filter_retired(stmt, RightsHolder, retired)
+    return paginate(session, stmt, RightsHolder.id, cursor, limit)

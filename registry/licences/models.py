@@ -1,0 +1,31 @@
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from registry.core.models import Retirable, Timestamps, json_field
+
+
+class Licence(Timestamps, Retirable, table=True):
+    __tablename__ = "licence"
+
+    id: str = Field(primary_key=True, max_length=40)
+    identifier: str = Field(max_length=300, index=True)
+    name: str = Field(max_length=300)
+    url: str | None = Field(default=None, max_length=1000)
+    builtin: bool = Field(default=False)
+
+    commercial_use: bool
+    derivatives: bool
+    attribution_required: bool
+    share_alike: bool
+    ai_training: str = Field(max_length=20)
+    ai_training_constraint: str | None = Field(default=None, max_length=2000)
+    territory: list[str] = json_field()
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    fee_flat: Decimal | None = Field(default=None, sa_type=sa.Numeric(18, 2))
+    royalty_rate: Decimal | None = Field(default=None, sa_type=sa.Numeric(9, 6))
+    currency: str | None = Field(default=None, max_length=3)

@@ -1,0 +1,65 @@
+"""The application factory: one place that wires settings, storage, routers and errors."""
+
+import logging
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from PIL import Image
+
+from registry import __version__
+from registry.assets.api import router as assets_router
+from registry.auditlog.api import router as log_router
+from registry.auth.api import router as keys_router
+from registry.core.blobstore import LocalBlobStore
+from registry.core.config import Settings
+from registry.core.db import make_engine
+from registry.core.errors import install_problem_handlers
+from registry.core.limits import BodySizeLimit
+from registry.evaluation.api import router as evaluation_router
+from registry.holders.api import router as holders_router
+from registry.licences.api import router as licences_router
+from registry.sources.api import router as sources_router
+
+ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_router,
+           evaluation_router, log_router]
+
+DESCRIPTION = """Training-data provenance and licensing registry for AI film and media.
+
+Authenticate with an API key: `Authorization: Bearer rk_…` (or `X-API-Key`). Errors are
+RFC 9457 `application/problem+json`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_dirs()
+    # Pillow's own bomb guard, aligned with the registry's limit (it raises at twice this).
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    engine = make_engine(settings.effective_database_url)
+    blobs = LocalBlobStore(settings.effective_blob_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPIOffline(title="Media Provenance Registry", version=__version__,
+                         description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.blobs = blobs
+    app.add_middleware(BodySizeLimit, max_json_bytes=settings.max_json_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/health", tags=["Service"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+logging.basicConfig(level=logging.INFO)

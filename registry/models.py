@@ -1,0 +1,10 @@
+"""Imports every table so that SQLModel.metadata is complete (Alembic, tests)."""
+
+
+def import_all_models() -> None:
+    from registry.assets import models as _assets  # noqa: F401
+    from registry.auditlog import models as _log  # noqa: F401
+    from registry.auth import models as _auth  # noqa: F401
+    from registry.holders import models as _holders  # noqa: F401
+    from registry.licences import models as _licences  # noqa: F401
+    from registry.sources import models as _sources  # noqa: F401
