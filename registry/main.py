@@ -17,6 +17,7 @@ from registry.core.config import Settings
 from registry.core.db import make_engine
 from registry.core.errors import install_problem_handlers
 from registry.core.limits import BodySizeLimit
+from registry.core.problems import PROBLEM_RESPONSES
 from registry.evaluation.api import router as evaluation_router
 from registry.holders.api import router as holders_router
 from registry.licences.api import router as licences_router
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        max_upload_bytes=settings.max_upload_bytes)
     install_problem_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
 
     @app.get("/health", tags=["Service"])
     def health() -> dict[str, str]:

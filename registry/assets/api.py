@@ -20,11 +20,7 @@ def repr_digest(sha256_hex: str) -> str:
 
 
 @router.post("/v1/sources/{source_id}/assets", status_code=status.HTTP_201_CREATED,
-             response_model=AssetRead,
-             responses={409: {"description": "Content already registered in this source"},
-                        413: {"description": "Upload over the size limit"},
-                        415: {"description": "Not an image or video"},
-                        422: {"description": "Corrupt, truncated or oversize media"}})
+             response_model=AssetRead)
 def upload_asset(
     source_id: str,
     session: SessionDep,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -102,7 +102,7 @@ def _aware(t: datetime, what: str) -> datetime:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _passphrase_bytes(passphrase: str | bytes) -> bytes:
@@ -324,7 +324,7 @@ class Keyring:
         if any(self._pub(k).key_id == self._pub(key).key_id for k in self._keys):
             raise KeyringError(f"duplicate key id {key.key_id}")
         self._keys.append(key)
-        self._keys.sort(key=lambda k: self._pub(k).not_before or datetime.min.replace(tzinfo=timezone.utc))
+        self._keys.sort(key=lambda k: self._pub(k).not_before or datetime.min.replace(tzinfo=UTC))
 
     @property
     def keys(self) -> Sequence[SigningKey | VerificationKey]:

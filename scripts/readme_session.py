@@ -1,0 +1,37 @@
+"""Runs the README's curl session against a running server and checks what it prints.
+
+Used by CI, so that the walkthrough keeps working exactly as printed.
+Usage: python scripts/readme_session.py http://127.0.0.1:PORT
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## A first session with curl"
+
+
+def session_script(base_url: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index(SECTION):].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return "set -euo pipefail\n" + "\n".join(blocks).replace("http://127.0.0.1:8000", base_url)
+
+
+def main() -> None:
+    result = subprocess.run(["bash", "-c", session_script(sys.argv[1])], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    out = result.stdout
+    print(out[-2000:])
+    expected = ['"media_type":"image/png"', '"media_type":"video/mp4"', '"frame_count":132',
+                '"verdict":"conditional"', '"kind":"attribution"']
+    missing = [e for e in expected if e not in out]
+    if result.returncode or missing:
+        sys.exit(f"README session failed (exit {result.returncode}); missing {missing}\n{result.stderr}")
+    print("README session works as printed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests import media
+from tests.conftest import Api
+from tests.factories import builtin_licence, holder, source, upload
+
+
+@pytest.fixture
+def films(admin: Api) -> dict:
+    blender = holder(admin, "Blender Foundation")
+    return source(admin, [blender["id"]], builtin_licence(admin, "CC-BY-4.0")["id"])
+
+
+def _stored_blobs(settings) -> list[Path]:  # type: ignore[no-untyped-def]
+    root = settings.effective_blob_dir
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_upload_image_and_clip(admin: Api, films: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    still = upload(admin, films["id"], media.image("astronaut.png"),
+                   original_uri="https://example.org/astronaut.png")
+    assert still["media_type"] == "image/png"
+    assert (still["width"], still["height"]) == (512, 512)
+    assert still["sha256"] == hashlib.sha256(media.image("astronaut.png").read_bytes()).hexdigest()
+
+    clip = upload(admin, films["id"], media.clip("bigbuckbunny.mp4"))
+    assert clip["media_type"] == "video/mp4"
+    assert (clip["width"], clip["height"], clip["frame_count"]) == (1280, 720, 132)
+    assert clip["duration_s"] == pytest.approx(5.28, abs=0.1)
+
+    content = admin.get(f"/v1/assets/{clip['id']}/content")
+    assert content.status_code == 200
+    assert hashlib.sha256(content.content).hexdigest() == clip["sha256"]
+    assert content.headers["repr-digest"].startswith("sha-256=:")
+    assert admin.ok("get", f"/v1/sources/{films['id']}")["asset_count"] == 2
+
+    videos = admin.ok("get", "/v1/assets", params={"media_type": "video/mp4"})["items"]
+    assert [a["id"] for a in videos] == [clip["id"]]
+    by_hash = admin.ok("get", "/v1/assets", params={"sha256": still["sha256"]})["items"]
+    assert [a["id"] for a in by_hash] == [still["id"]]
+    assert len(_stored_blobs(settings)) == 2
+
+
+def test_same_content_twice_in_a_source_is_a_conflict(admin: Api, films: dict) -> None:
+    first = upload(admin, films["id"], media.image("camera.png"))
+    again = upload(admin, films["id"], media.image("camera.png"), status=409)
+    assert again["existing_asset_id"] == first["id"]
+
+
+def test_asset_level_holder_and_licence(admin: Api, films: dict) -> None:
+    photographer = holder(admin, "NASA")
+    cc0 = builtin_licence(admin, "CC0-1.0")
+    asset = upload(admin, films["id"], media.image("rocket.jpg"),
+                   holder_id=photographer["id"], licence_id=cc0["id"])
+    assert (asset["holder_id"], asset["licence_id"]) == (photographer["id"], cc0["id"])
+    assert asset["media_type"] == "image/jpeg"
+    listed = admin.ok("get", "/v1/assets", params={"licence_id": cc0["id"]})["items"]
+    assert [a["id"] for a in listed] == [asset["id"]]
+    retired = admin.ok("post", f"/v1/assets/{asset['id']}/retire", json={"reason": "takedown"})
+    assert retired["retired_at"]
+    assert admin.ok("get", "/v1/assets", params={"retired": "false"})["items"] == []
+
+
+def _assert_nothing_left(admin: Api, films: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    assert admin.ok("get", "/v1/assets", params={"source_id": films["id"]})["items"] == []
+    assert _stored_blobs(settings) == []
+
+
+@pytest.mark.parametrize("name,payload,status,words", [
+    ("notes.txt", b"just some text, not media\n" * 20, 415, "not a recognised image or video"),
+    ("empty.png", b"", 422, "empty"),
+    ("truncated.png", media.image("astronaut.png").read_bytes()[:30_000], 422, "truncated"),
+    ("truncated.jpg", media.image("rocket.jpg").read_bytes()[:8_000], 422, "truncated"),
+    ("truncated.mp4", media.clip("bikes.mp4").read_bytes()[:150_000], 422, "truncated"),
+    ("header-only.mp4", media.clip("bikes.mp4").read_bytes()[:2_000], 422, "truncated"),
+])
+def test_bad_media_is_refused_and_leaves_nothing(admin: Api, films: dict, settings, name: str,  # type: ignore[no-untyped-def]
+                                                 payload: bytes, status: int, words: str) -> None:
+    response = admin.post(f"/v1/sources/{films['id']}/assets", files={"file": (name, payload)})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert words in response.json()["detail"]
+    _assert_nothing_left(admin, films, settings)
+
+
+def test_decompression_bomb_is_refused(admin: Api, films: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    buffer = io.BytesIO()
+    # 20000 x 20000 of one colour compresses to a few hundred KB but decodes to 400 Mpx.
+    Image.new("1", (20_000, 20_000)).save(buffer, format="PNG")
+    response = admin.post(f"/v1/sources/{films['id']}/assets",
+                          files={"file": ("bomb.png", buffer.getvalue())})
+    assert response.status_code == 422
+    assert "decompression bomb" in response.json()["detail"]
+    _assert_nothing_left(admin, films, settings)
+
+
+def test_oversize_and_truncated_uploads(admin: Api, films: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    admin.client.app.state.settings.max_upload_bytes = 100_000
+    big = media.clip("bigbuckbunny.mp4").read_bytes()
+    response = admin.post(f"/v1/sources/{films['id']}/assets", files={"file": ("big.mp4", big)})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    # A multipart body cut off before its closing boundary.
+    body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + media.image("camera.png").read_bytes()[:5000])
+    cut = admin.client.post(f"/v1/sources/{films['id']}/assets", content=body, headers={
+        **admin.headers, "Content-Type": "multipart/form-data; boundary=XyZ"})
+    assert cut.status_code in (400, 422)
+    assert cut.headers["content-type"] == "application/problem+json"
+    _assert_nothing_left(admin, films, settings)
+    staging = settings.effective_blob_dir / ".staging"
+    assert list(staging.iterdir()) == []
+
+
+def test_retired_source_takes_no_uploads(admin: Api, films: dict) -> None:
+    admin.ok("post", f"/v1/sources/{films['id']}/retire", json={"reason": "frozen"})
+    response = upload(admin, films["id"], media.image("coins.png"), status=409)
+    assert "retired" in response["detail"]
