@@ -1,5 +1,7 @@
 """The ``registry`` console script."""
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,8 +14,12 @@ app = typer.Typer(help="Training-data provenance and licensing registry.", no_ar
                   pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+log_app = typer.Typer(help="Client-side checks of the audit log.", no_args_is_help=True)
+signing_app = typer.Typer(help="The registry's signing keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(log_app, name="log")
+app.add_typer(signing_app, name="signing-keys")
 
 
 @app.command()
@@ -30,16 +36,20 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every migration, then add any missing built-in licence."""
+    """Apply every migration, add missing built-in licences, create the first signing key."""
+    from registry.auditlog.service import SYSTEM_ACTOR
     from registry.core import migrate
     from registry.licences.catalogue import seed_catalogue
+    from registry.signingkeys.service import ensure_active_key
 
     settings = Settings()
     settings.ensure_dirs()
     migrate.upgrade(settings.effective_database_url)
     with standalone_session(settings.effective_database_url) as session:
         added = seed_catalogue(session)
-    typer.echo(f"database at head; {added} built-in licence(s) added")
+        new_key = ensure_active_key(session, settings, SYSTEM_ACTOR)
+    typer.echo(f"database at head; {added} built-in licence(s) added"
+               + ("; signing key created" if new_key else ""))
 
 
 @db_app.command("check")
@@ -73,6 +83,96 @@ def keys_create(
     typer.echo(f"created {issued.record.role} key {issued.record.id} for {name!r}", err=True)
     typer.echo("the key is shown once; store it now:", err=True)
     typer.echo(issued.secret)
+
+
+@app.command()
+def verify(
+    manifest: Annotated[Path, typer.Argument(help="The manifest's DSSE envelope (JSON)")],
+    key: Annotated[Path, typer.Option(help="registry-keys.json from /.well-known, or vkey lines")],
+    asset_proof: Annotated[Path | None, typer.Option(help="Asset inclusion proof (JSON)")] = None,
+) -> None:
+    """Verify a signed manifest offline (and optionally one asset's inclusion in it)."""
+    from registry.manifests.verify import ManifestInvalid, load_keys, verify_manifest, verify_asset_proof
+
+    try:
+        verified = verify_manifest(manifest.read_bytes(), load_keys(key.read_text()))
+        source = verified.predicate["source"]
+        typer.echo(f"OK: manifest of {source['name']} {source['version']} ({source['id']}), "
+                   f"{len(verified.statement['subject'])} assets, root {verified.asset_root.hex()}, "
+                   f"signed by key {verified.key_id} at {verified.predicate['issued_at']}")
+        if asset_proof is not None:
+            entry = verify_asset_proof(verified, json.loads(asset_proof.read_text()))
+            typer.echo(f"OK: asset {entry['asset_id']} (sha256 {entry['sha256']}) is in the manifest")
+    except (ManifestInvalid, ValueError, KeyError, OSError) as exc:
+        typer.echo(f"INVALID: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("verify-log")
+def verify_log_command() -> None:
+    """Replay the database against the audit log; report every divergence."""
+    import registry.main  # noqa: F401  (registers every audited record type)
+    from registry.auditlog.verify import verify_log
+
+    settings = Settings()
+    with standalone_session(settings.effective_database_url) as session:
+        problems = verify_log(session, settings)
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems:
+        typer.echo(f"{len(problems)} divergence(s) found", err=True)
+        raise typer.Exit(1)
+    typer.echo("log and database agree")
+
+
+@log_app.command("consistency")
+def log_consistency(
+    key: Annotated[Path, typer.Option(help="registry-keys.json or vkey lines")],
+    old: Annotated[Path, typer.Option(help="The checkpoint you remembered")],
+    new: Annotated[Path, typer.Option(help="The newer checkpoint")],
+    proof: Annotated[Path | None, typer.Option(help="Consistency proof JSON")] = None,
+) -> None:
+    """Check offline that a newer checkpoint extends a remembered one."""
+    from registry.auditlog.client import LogVerificationError, check_consistency
+    from registry.manifests.verify import load_keys
+
+    try:
+        before, after = check_consistency(old.read_text(), new.read_text(),
+                                          json.loads(proof.read_text()) if proof else None,
+                                          load_keys(key.read_text()))
+    except (LogVerificationError, ValueError, KeyError, OSError) as exc:
+        typer.echo(f"INVALID: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"OK: the log of {after.size} entries extends the remembered {before.size}")
+
+
+@log_app.command("monitor")
+def log_monitor(
+    url: Annotated[str, typer.Option(help="Registry base URL")],
+    key: Annotated[Path, typer.Option(help="registry-keys.json or vkey lines")],
+    state: Annotated[Path, typer.Option(help="File holding the last checkpoint seen")],
+) -> None:
+    """Fetch the latest checkpoint and prove it consistent with the one remembered."""
+    from registry.auditlog.client import LogVerificationError, monitor
+    from registry.manifests.verify import load_keys
+
+    try:
+        typer.echo(monitor(url, load_keys(key.read_text()), state))
+    except (LogVerificationError, ValueError, OSError) as exc:
+        typer.echo(f"INVALID: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@signing_app.command("rotate")
+def signing_rotate() -> None:
+    """Start signing with a new key; the current key's window closes now."""
+    from registry.auditlog.service import SYSTEM_ACTOR
+    from registry.signingkeys.service import rotate
+
+    settings = Settings()
+    with standalone_session(settings.effective_database_url) as session:
+        record = rotate(session, settings, SYSTEM_ACTOR)
+    typer.echo(f"signing with key {record.id} from now on")
 
 
 if __name__ == "__main__":

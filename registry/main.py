@@ -21,10 +21,12 @@ from registry.core.problems import PROBLEM_RESPONSES
 from registry.evaluation.api import router as evaluation_router
 from registry.holders.api import router as holders_router
 from registry.licences.api import router as licences_router
+from registry.manifests.api import router as manifests_router
+from registry.signingkeys.api import router as signing_router
 from registry.sources.api import router as sources_router
 
 ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_router,
-           evaluation_router, log_router]
+           evaluation_router, manifests_router, log_router, signing_router]
 
 DESCRIPTION = """Training-data provenance and licensing registry for AI film and media.
 

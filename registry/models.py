@@ -7,4 +7,6 @@ def import_all_models() -> None:
     from registry.auth import models as _auth  # noqa: F401
     from registry.holders import models as _holders  # noqa: F401
     from registry.licences import models as _licences  # noqa: F401
+    from registry.manifests import models as _manifests  # noqa: F401
+    from registry.signingkeys import models as _signingkeys  # noqa: F401
     from registry.sources import models as _sources  # noqa: F401

@@ -20,6 +20,7 @@ from registry.main import create_app
 from tests.pg import TempCluster
 
 BACKENDS = ["sqlite", "postgresql"]
+TEST_PASSPHRASE = "test-passphrase-not-for-production"
 _db_counter = itertools.count()
 
 
@@ -30,7 +31,7 @@ def _migrate_and_seed(url: str, data_dir: Path) -> None:
 
 def _env(url: str, data_dir: Path) -> dict[str, str]:
     return {"REGISTRY_DATABASE_URL": url, "REGISTRY_DATA_DIR": str(data_dir),
-            "REGISTRY_ENVIRONMENT": "test"}
+            "REGISTRY_ENVIRONMENT": "test", "REGISTRY_KEY_PASSPHRASE": TEST_PASSPHRASE}
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +91,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url)
+    return Settings(environment="test", data_dir=tmp_path / "data", database_url=database_url,
+                    key_passphrase=TEST_PASSPHRASE)
 
 
 @pytest.fixture

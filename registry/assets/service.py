@@ -7,7 +7,7 @@ from sqlmodel import Session, and_, or_, select
 from registry.assets.media import MediaInfo, probe
 from registry.assets.models import Asset
 from registry.assets.schemas import AssetUpdate
-from registry.auditlog.service import Actor, commit_change
+from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
@@ -21,6 +21,8 @@ from registry.sources.models import Source, SourceHolder
 
 ENTITY = "asset"
 _CHUNK = 1024 * 1024
+
+audited(ENTITY, Asset)
 
 
 def stage_upload(stream: BinaryIO, staged: Path, max_bytes: int) -> tuple[str, int]:

@@ -28,3 +28,26 @@ class LogEntry(SQLModel, table=True):
     entity_id: str = Field(max_length=80, index=True)
     payload: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
     leaf_hash: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+
+
+class LogNode(SQLModel, table=True):
+    """Hash of a perfect Merkle subtree: level 0 are leaves; written once, never changed."""
+
+    __tablename__ = "log_node"
+
+    level: int = Field(sa_column=sa.Column(sa.SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed checkpoint the registry published; kept so that later ones can be checked
+    against it and the key that signed it stays identifiable."""
+
+    __tablename__ = "log_checkpoint"
+
+    size: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+    note: str = Field(sa_type=sa.Text, nullable=False)
+    key_id: str = Field(max_length=16)
+    signed_at: datetime = timestamp_field(default_factory=utcnow)

@@ -2,7 +2,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class LogEntryRead(BaseModel):
@@ -26,3 +26,32 @@ class LogEntryRead(BaseModel):
 class LogEntryPage(BaseModel):
     items: list[LogEntryRead]
     next_after: int | None = None
+
+
+class InclusionProof(BaseModel):
+    """RFC 9162 inclusion proof; hashes are base64 SHA-256."""
+
+    idx: int
+    tree_size: int
+    leaf_hash: str
+    root: str
+    proof: list[str]
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str]
+
+
+class ProvenEntry(BaseModel):
+    """An entry with what a client needs to check it offline: the exact leaf bytes, an
+    inclusion proof, and the signed checkpoint the proof leads to."""
+
+    entry: LogEntryRead
+    payload: str = Field(description="The canonical (RFC 8785) entry bytes, base64; "
+                                     "leaf hash = SHA-256(0x00 || payload)")
+    inclusion: InclusionProof
+    checkpoint: str = Field(description="C2SP signed checkpoint note for inclusion.tree_size")

@@ -4,16 +4,20 @@ Services stage their rows, then call ``commit_change``; the entry is appended in
 transaction, so a change without its entry (or the reverse) cannot be committed.
 """
 
-import hashlib
-import json
+import base64
+from datetime import date, datetime
+from decimal import Decimal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
-from sqlalchemy import update
+from sqlalchemy import select, tuple_, update
 from sqlmodel import Session, SQLModel
 
-from registry.auditlog.models import LogEntry, LogHead
+from registry.auditlog import merkle
+from registry.auditlog.merkle import NodeKey
+from registry.auditlog.models import LogEntry, LogHead, LogNode
 from registry.auth.models import Role
 from registry.core.models import utcnow
 
@@ -27,45 +31,103 @@ class Actor:
 
 SYSTEM_ACTOR = Actor(key_id="system", role=Role.admin)
 
-# Secrets never enter the log, even hashed.
-_NEVER_LOGGED = {"secret_hash"}
+# Secrets never enter the log, even hashed or encrypted; a manifest's envelope is logged
+# by its payload digest (it can run to megabytes and is verified by its signature).
+_NEVER_LOGGED = {"secret_hash", "encrypted_private_pem", "private_key_file", "envelope"}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def snapshot(entity: SQLModel) -> dict[str, Any]:
-    data = entity.model_dump(mode="json", exclude=_NEVER_LOGGED)
-    # Round-trip through json so Decimals and nested values become plain JSON types.
-    return json.loads(json.dumps(data, default=str))
+    """The record as the log remembers it (and as ``registry verify-log`` compares it)."""
+    return _jsonable(entity.model_dump(mode="python", exclude=_NEVER_LOGGED))
 
 
-def rfc6962_leaf_hash(payload: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + payload).digest()
+@dataclass(frozen=True)
+class AuditedType:
+    model: type[SQLModel]
+    extra: Callable[[Session, Any], dict[str, Any]] | None = None
+
+
+# entity_type -> how its records look in the log; filled by each domain's service module.
+AUDITED: dict[str, AuditedType] = {}
+
+
+def audited(entity_type: str, model: type[SQLModel],
+            extra: Callable[[Session, Any], dict[str, Any]] | None = None) -> None:
+    AUDITED[entity_type] = AuditedType(model, extra)
+
+
+def record_view(session: Session, entity_type: str, entity: SQLModel) -> dict[str, Any]:
+    """What the log stores for a record: its columns plus domain extras (e.g. holder links)."""
+    view = snapshot(entity)
+    spec = AUDITED.get(entity_type)
+    if spec and spec.extra:
+        view |= spec.extra(session, entity)
+    return view
+
+
+def node_lookup(session: Session) -> Callable[[list[NodeKey]], dict[NodeKey, bytes]]:
+    def lookup(keys: list[NodeKey]) -> dict[NodeKey, bytes]:
+        if not keys:
+            return {}
+        rows = session.execute(select(LogNode.level, LogNode.idx, LogNode.hash).where(
+            tuple_(LogNode.level, LogNode.idx).in_(keys))).all()
+        return {(level, idx): digest for level, idx, digest in rows}
+    return lookup
 
 
 def append_entry(session: Session, actor: Actor, action: str, entity_type: str,
                  entity_id: str, data: dict[str, Any]) -> LogEntry:
+    # Incrementing the head row locks it until commit: appends from every API replica
+    # queue here, so indexes are dense and each Merkle node is computed exactly once.
     size = session.execute(
         update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1)
         .returning(LogHead.size)
     ).scalar_one()
     entry = LogEntry(idx=size - 1, recorded_at=utcnow(), actor=actor.key_id, action=action,
                      entity_type=entity_type, entity_id=entity_id, payload=b"", leaf_hash=b"")
-    entry.payload = rfc8785.dumps({
-        "idx": entry.idx, "recorded_at": entry.recorded_at.isoformat(), "actor": actor.key_id,
-        "action": action, "entity_type": entity_type, "entity_id": entity_id, "data": data,
-    })
-    entry.leaf_hash = rfc6962_leaf_hash(entry.payload)
+    entry.payload = entry_payload(entry, data)
+    entry.leaf_hash = merkle.leaf_hash(entry.payload)
     session.add(entry)
+    for (level, idx), digest in merkle.nodes_completed_by_append(
+            entry.idx, entry.leaf_hash, node_lookup(session)).items():
+        session.add(LogNode(level=level, idx=idx, hash=digest))
     return entry
 
 
+def entry_payload(entry: LogEntry, data: dict[str, Any]) -> bytes:
+    """The canonical bytes a log leaf commits to (RFC 8785)."""
+    return rfc8785.dumps({
+        "idx": entry.idx, "recorded_at": entry.recorded_at.isoformat(), "actor": entry.actor,
+        "action": entry.action, "entity_type": entry.entity_type, "entity_id": entry.entity_id,
+        "data": data,
+    })
+
+
 def commit_change(session: Session, actor: Actor, action: str, entity_type: str,
-                  entity: SQLModel, data: dict[str, Any] | None = None) -> None:
+                  entity: SQLModel) -> None:
+    """Commit the staged change together with its log entry, or neither."""
     try:
         # Flushing first surfaces constraint errors and, on SQLite, takes the write lock
-        # before the log head is read.
+        # before the log head is read; the refresh makes the snapshot what the database
+        # actually stores (numeric scale, timestamps), so replays compare like with like.
         session.flush()
+        session.refresh(entity)
         append_entry(session, actor, action, entity_type, getattr(entity, "id"),
-                     data if data is not None else snapshot(entity))
+                     record_view(session, entity_type, entity))
         session.commit()
     except BaseException:
         session.rollback()

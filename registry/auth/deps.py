@@ -45,4 +45,5 @@ ADMINS = (Role.admin,)
 AnyActor = Annotated[Actor, Depends(require(*ANY_ROLE))]
 Writer = Annotated[Actor, Depends(require(*WRITERS))]
 Admin = Annotated[Actor, Depends(require(*ADMINS))]
+Submitter = Annotated[Actor, Depends(require(Role.admin, Role.curator, Role.rights_holder))]
 Overseer = Annotated[Actor, Depends(require(Role.admin, Role.auditor))]

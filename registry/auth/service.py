@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from registry.auditlog.service import Actor, commit_change
+from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import ApiKey, Role
 from registry.auth.schemas import ApiKeyCreate
 from registry.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -23,6 +23,9 @@ _KEY_ID_LEN = len(new_id("key"))
 class IssuedKey:
     record: ApiKey
     secret: str
+
+
+audited("api_key", ApiKey)
 
 
 def _hash(secret: str) -> str:

@@ -30,8 +30,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # Passphrase that encrypts the registry's private signing keys at rest.
+    # Passphrase that encrypts the registry's private signing keys at rest. Without one
+    # (development and test only) private keys are 0600 files in data_dir/keys.
     key_passphrase: SecretStr | None = None
+    # Names the log in its checkpoints (C2SP tlog-checkpoint origin) and names its keys.
+    log_origin: str = "provenance-registry.local/log"
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
@@ -54,6 +57,14 @@ class Settings(BaseSettings):
     @cached_property
     def effective_blob_dir(self) -> Path:
         return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    @property
+    def passphrase(self) -> str | None:
+        return self.key_passphrase.get_secret_value() if self.key_passphrase else None
+
+    @property
+    def key_dir(self) -> Path:
+        return self.data_dir.resolve() / "keys"
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -70,6 +70,10 @@ class InvalidSignature(RegistryError):
     status, slug, title = 422, "invalid-signature", "Invalid signature"
 
 
+class ServiceUnavailable(RegistryError):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
 def problem_response(status: int, slug: str, title: str, detail: str, instance: str,
                      **extra: Any) -> JSONResponse:
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status,

@@ -30,4 +30,5 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _problem("Body over the size limit"),
     415: _problem("Upload is not a recognised image or video"),
     422: _problem("Invalid input or media"),
+    503: _problem("A required resource (e.g. the signing key) is unavailable"),
 }

@@ -1,6 +1,6 @@
 from sqlmodel import Session, select
 
-from registry.auditlog.service import Actor, commit_change
+from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
 from registry.core.crud import apply_patch, filter_retired, get_or_404, retire
 from registry.core.errors import Forbidden, NotFound
@@ -10,6 +10,8 @@ from registry.holders.models import RightsHolder
 from registry.holders.schemas import HolderCreate, HolderKind, HolderUpdate
 
 ENTITY = "rights_holder"
+
+audited(ENTITY, RightsHolder)
 
 
 def _visible(actor: Actor, holder_id: str) -> bool:

@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 from sqlmodel import Session, select
 
-from registry.auditlog.service import Actor, commit_change
+from registry.auditlog.service import Actor, audited, commit_change
 from registry.core.crud import apply_patch, filter_retired, get_or_404, retire
 from registry.core.errors import Conflict, InvalidInput
 from registry.core.ids import new_id
@@ -11,6 +11,8 @@ from registry.licences.models import Licence
 from registry.licences.schemas import AiTraining, LicenceCreate, LicenceUpdate, check_terms
 
 ENTITY = "licence"
+
+audited(ENTITY, Licence)
 
 
 def create_licence(session: Session, actor: Actor, data: LicenceCreate) -> Licence:

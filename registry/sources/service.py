@@ -3,7 +3,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlmodel import Session, func, or_, select
 
-from registry.auditlog.service import Actor, commit_change, snapshot
+from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
 from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retire
 from registry.core.errors import Conflict, NotFound
@@ -38,8 +38,8 @@ def to_read(session: Session, sources: list[Source]) -> list[SourceRead]:
                        asset_count=counts.get(s.id, 0)) for s in sources]
 
 
-def _audit_data(session: Session, source: Source, holder_ids: list[str]) -> dict:
-    return snapshot(source) | {"holder_ids": sorted(holder_ids)}
+audited(ENTITY, Source,
+        lambda session, source: {"holder_ids": holder_ids_of(session, [source.id]).get(source.id, [])})
 
 
 def create_source(session: Session, actor: Actor, data: SourceCreate) -> Source:
@@ -57,8 +57,7 @@ def create_source(session: Session, actor: Actor, data: SourceCreate) -> Source:
     session.add(source)
     for holder_id in sorted(set(data.holder_ids)):
         session.add(SourceHolder(source_id=source.id, holder_id=holder_id))
-    commit_change(session, actor, "source.created", ENTITY, source,
-                  _audit_data(session, source, data.holder_ids))
+    commit_change(session, actor, "source.created", ENTITY, source)
     return source
 
 
@@ -90,16 +89,14 @@ def update_source(session: Session, actor: Actor, source_id: str, data: SourceUp
         require_live(session, Licence, data.licence_id, "licence")
     apply_patch(source, changes)
     session.add(source)
-    holder_ids = holder_ids_of(session, [source.id]).get(source.id, [])
     if data.holder_ids is not None:
-        for holder_id in set(data.holder_ids) - set(holder_ids):
+        current = holder_ids_of(session, [source.id]).get(source.id, [])
+        for holder_id in set(data.holder_ids) - set(current):
             require_live(session, RightsHolder, holder_id, "rights holder")
         session.execute(sa.delete(SourceHolder).where(SourceHolder.source_id == source.id))
         for holder_id in sorted(set(data.holder_ids)):
             session.add(SourceHolder(source_id=source.id, holder_id=holder_id))
-        holder_ids = sorted(set(data.holder_ids))
-    commit_change(session, actor, "source.updated", ENTITY, source,
-                  _audit_data(session, source, holder_ids))
+    commit_change(session, actor, "source.updated", ENTITY, source)
     return source
 
 

@@ -1,0 +1,22 @@
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from registry.core.models import timestamp_field, utcnow
+
+
+class SigningKeyRecord(SQLModel, table=True):
+    """One of the registry's Ed25519 keys. The private half is PKCS#8 encrypted with
+    REGISTRY_KEY_PASSPHRASE, or (development only) kept in a 0600 file instead."""
+
+    __tablename__ = "signing_key"
+
+    id: str = Field(primary_key=True, max_length=16, description="C2SP key id, hex")
+    key_name: str = Field(max_length=200)
+    public_key: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+    encrypted_private_pem: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    private_key_file: str | None = Field(default=None, max_length=1000)
+    not_before: datetime = timestamp_field()
+    not_after: datetime | None = timestamp_field(nullable=True, default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
