@@ -10,14 +10,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTION = "## A first session with curl"
+SECTIONS = ("## A first session with curl", "## Signed manifests and the audit log, checked offline")
 
 
 def session_script(base_url: str) -> str:
     text = (ROOT / "README.md").read_text()
-    section = text[text.index(SECTION):].split("\n## ", 1)[0]
-    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-    return "set -euo pipefail\n" + "\n".join(blocks).replace("http://127.0.0.1:8000", base_url)
+    blocks = []
+    for heading in SECTIONS:
+        section = text[text.index(heading):].split("\n## ", 1)[0]
+        blocks += re.findall(r"```sh\n(.*?)```", section, re.S)
+    script = "\n".join(blocks).replace("http://127.0.0.1:8000", base_url)
+    # Files the walkthrough downloads go to a scratch directory, not the checkout.
+    return f"set -euo pipefail\nREPO={ROOT}\ncd \"$(mktemp -d)\"\n" + script.replace(".venv/", "$REPO/.venv/")
 
 
 def main() -> None:
@@ -26,7 +30,8 @@ def main() -> None:
     out = result.stdout
     print(out[-2000:])
     expected = ['"media_type":"image/png"', '"media_type":"video/mp4"', '"frame_count":132',
-                '"verdict":"conditional"', '"kind":"attribution"']
+                '"verdict":"conditional"', '"kind":"attribution"', "OK: manifest of Blender open movies",
+                "is in the manifest", "OK: the log of"]
     missing = [e for e in expected if e not in out]
     if result.returncode or missing:
         sys.exit(f"README session failed (exit {result.returncode}); missing {missing}\n{result.stderr}")
