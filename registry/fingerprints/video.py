@@ -1,0 +1,384 @@
+"""Video fingerprints: one 64-bit pHash per sampled frame, with its timestamp.
+
+Each hash is bit-for-bit the same algorithm as ``imagehash.phash`` (grey image, 32x32
+resize, 2-D DCT-II, top-left 8x8 block, bit = coefficient > median of those 64), in
+the same bit order: ``int(str(imagehash.phash(img)), 16)`` of a decoded frame lands
+within a few bits of our value for it (only the resampling filter differs: swscale's
+area filter here, PIL's Lanczos there), so a client can hash frames locally.
+
+Sampling rule (what makes any 1-second excerpt findable): every decoded frame is
+kept, except that at most one frame -- the first -- is kept per 1/``sample_fps``
+time slot (slot = floor(t * sample_fps)). Sources up to ``sample_fps`` (30 by
+default) therefore keep *every* frame and faster ones are thinned to about
+``sample_fps``. So a 1 s excerpt of a clip of at least 10 fps yields at least 10
+query frames, and every query frame has a registered frame within half a frame
+period (half a slot for thinned sources) of the moment it shows -- the alignment
+needs 5 agreeing frames over 0.5 s. Timestamps are ``(pts - stream.start_time) *
+time_base`` in seconds (presentation time, so variable frame rate is handled);
+missing or non-increasing timestamps continue the timeline at the nominal rate.
+
+Speed: decoding runs with FFmpeg's codec threads; each kept frame is shrunk to 32x32
+grey by swscale (C, no RGB frame is ever built) and the DCTs run batched in numpy
+(only the 8x8 low-frequency corner is computed: two small matrix products). The cost
+is close to decode-only time -- see scripts/bench_fingerprints.py.
+
+Mirror robustness: for a horizontally flipped image the DCT coefficient (u, v)
+becomes (-1)**v times the original, so the pHash of the mirrored frame is derived
+from the same coefficients for free and stored as ``mirror_hashes``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import BinaryIO
+
+import av
+import numpy as np
+from av.video.reformatter import Interpolation, VideoReformatter
+
+from registry.fingerprints.errors import (
+    CorruptMedia,
+    DecompressionBomb,
+    MediaTooLong,
+    NotMedia,
+    TruncatedMedia,
+    UnsupportedCodec,
+)
+
+DEFAULT_SAMPLE_FPS = 30.0
+DEFAULT_MAX_DURATION_S = 4 * 3600.0
+DEFAULT_MAX_FRAMES = 500_000  # > 4 h at 30 fps; bounds work when timestamps lie
+DEFAULT_MAX_PIXELS = 8192 * 4320
+
+# Demuxers we accept. FFmpeg "detects" arbitrary text as tty/ANSI-art video, so an
+# allow-list is the only way to reject such bytes as not media.
+ALLOWED_CONTAINERS = frozenset({
+    "mov,mp4,m4a,3gp,3g2,mj2",
+    "matroska,webm",
+    "avi",
+    "mpegts",
+    "mpeg",
+    "flv",
+    "ogg",
+    "asf",
+})
+
+MAX_FRAME_RATE = 240.0  # above this a declared rate is taken to be garbage
+MAX_BAD_PACKETS = 8  # a few damaged packets are concealed by the decoder; many are not
+
+MIN_DETAIL_STD = 3.0  # grey-level std (0..255) below which a frame counts as flat
+
+_SIDE = 32  # imagehash: hash_size 8 * highfreq_factor 4
+_BATCH = 512  # frames per batched DCT
+
+
+def _dct_matrix() -> np.ndarray:
+    # Rows 0..7 of scipy.fftpack's unnormalised DCT-II: y[k] = 2 sum x[n] cos(pi k (2n+1) / 2N)
+    k = np.arange(8)[:, None]
+    n = np.arange(_SIDE)[None, :]
+    return 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * _SIDE))
+
+
+_DCT8 = _dct_matrix()
+_MIRROR_SIGN = np.tile((-1.0) ** np.arange(8), 8)  # (-1)**v for the row-major 8x8 block
+
+
+@dataclass(frozen=True, eq=False)
+class VideoFingerprint:
+    """Per-frame pHashes of one clip. Arrays are parallel and sorted by time."""
+
+    timestamps: np.ndarray  # float64 seconds from the stream start
+    hashes: np.ndarray  # uint64, imagehash.phash bit order (first DCT bit = MSB)
+    mirror_hashes: np.ndarray  # uint64 pHash of each horizontally mirrored frame
+    informative: np.ndarray  # bool: False for flat frames (black, fades, title cards)
+    duration_s: float
+    width: int
+    height: int
+    codec: str
+    frame_rate: float | None
+    frames_decoded: int
+    sample_fps: float
+
+    def __post_init__(self) -> None:
+        n = len(self.timestamps)
+        if not (len(self.hashes) == len(self.mirror_hashes) == len(self.informative) == n):
+            raise ValueError("fingerprint arrays must have the same length")
+
+    def __len__(self) -> int:
+        return int(self.hashes.shape[0])
+
+    @property
+    def frames(self) -> list[tuple[float, int]]:
+        """``(timestamp_s, phash64)`` per sampled frame."""
+        return [(float(t), int(h)) for t, h in zip(self.timestamps, self.hashes)]
+
+
+def phash_to_int(image_hash) -> int:
+    """The 64-bit integer of an ``imagehash.ImageHash``, in the order used here."""
+    return int(str(image_hash), 16)
+
+
+def hashes_from_gray(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pHash, mirrored pHash (uint64) and informative flag of (n, 32, 32) grey frames."""
+    pixels = gray.astype(np.float64)
+    coef = (_DCT8 @ pixels @ _DCT8.T).reshape(len(gray), 64)
+    mirrored = coef * _MIRROR_SIGN
+    # A flat frame has (near) zero AC coefficients, so its bits are noise or the same
+    # 0x8000000000000000 for every black frame of every video: useless as evidence.
+    informative = pixels.reshape(len(gray), -1).std(axis=1) >= MIN_DETAIL_STD
+    return _pack(coef), _pack(mirrored), informative
+
+
+def _pack(coef: np.ndarray) -> np.ndarray:
+    bits = coef > np.median(coef, axis=1, keepdims=True)
+    return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+
+
+def fingerprint_video(
+    path_or_file: str | os.PathLike | bytes | BinaryIO,
+    *,
+    sample_fps: float = DEFAULT_SAMPLE_FPS,
+    max_duration_s: float = DEFAULT_MAX_DURATION_S,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> VideoFingerprint:
+    """Fingerprint a clip from a path, raw bytes or a binary file object.
+
+    ``max_duration_s`` is checked against the container metadata before decoding and
+    against frame timestamps while decoding; ``max_frames`` caps *decoded* frames.
+    Raises ``NotMedia``, ``CorruptMedia``/``TruncatedMedia``, ``UnsupportedCodec``,
+    ``MediaTooLong`` or ``DecompressionBomb`` (all ``MediaError``).
+    """
+    if not sample_fps > 0 or not max_duration_s > 0 or max_frames < 1:
+        raise ValueError("sample_fps, max_duration_s and max_frames must be positive")
+    source = _as_source(path_or_file)
+    try:
+        container = av.open(source, mode="r")
+    except av.error.FFmpegError as exc:
+        raise _open_failure(path_or_file, source) from exc
+    with container:
+        stream = _video_stream(container)
+        _check_metadata(container, stream, max_duration_s, max_frames, max_pixels)
+        return _decode(container, stream, sample_fps, max_duration_s, max_frames)
+
+
+def _as_source(obj):
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        if len(obj) == 0:
+            raise NotMedia("empty upload: no media data")
+        return io.BytesIO(bytes(obj))
+    if isinstance(obj, (str, os.PathLike)):
+        path = os.fspath(obj)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(path)  # the caller's mistake, not bad media
+        if os.path.getsize(path) == 0:
+            raise NotMedia("empty file: no media data")
+        return path
+    if hasattr(obj, "read"):
+        return obj
+    raise TypeError(f"expected a path, bytes or a binary file, got {type(obj).__name__}")
+
+
+def _video_stream(container) -> av.VideoStream:
+    if container.format.name not in ALLOWED_CONTAINERS:
+        raise NotMedia(f"not a supported video container (detected {container.format.name!r})")
+    if not container.streams.video:
+        raise NotMedia("the file contains no video stream")
+    stream = container.streams.best("video") or container.streams.video[0]
+    if stream.codec_context is None:
+        raise UnsupportedCodec("the video stream uses a codec this server cannot decode")
+    return stream
+
+
+def _check_metadata(container, stream, max_duration_s, max_frames, max_pixels) -> None:
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width <= 0 or height <= 0:
+        raise CorruptMedia(f"the video stream declares an empty frame size {width}x{height}")
+    if width * height > max_pixels:
+        raise DecompressionBomb(
+            f"video frames of {width}x{height} exceed the {max_pixels:,}-pixel limit")
+    declared = _declared_duration(container, stream)
+    if declared is not None and declared > max_duration_s:
+        raise MediaTooLong(f"clip lasts {declared:.1f} s, over the {max_duration_s:g} s limit")
+    if stream.frames and stream.frames > max_frames:
+        raise MediaTooLong(f"clip has {stream.frames} frames, over the {max_frames} frame limit")
+
+
+def _declared_duration(container, stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _nominal_rate(stream) -> float | None:
+    """Frame rate to fill in broken timestamps; average_rate is itself derived from the
+    timestamps, so fall back to the rate the bitstream declares when it is absurd."""
+    for rate in (stream.average_rate, stream.guessed_rate, stream.codec_context.framerate):
+        if rate and 0 < float(rate) <= MAX_FRAME_RATE:
+            return float(rate)
+    return None
+
+
+def _decode(container, stream, sample_fps, max_duration_s, max_frames) -> VideoFingerprint:
+    stream.thread_type = "AUTO"  # frame + slice threads; thread_count 0 = one per core
+    ctx = stream.codec_context
+    time_base = stream.time_base or Fraction(1, 1000)
+    rate = _nominal_rate(stream)
+    start = stream.start_time
+    reformatter = VideoReformatter()  # reused so swscale keeps one cached context
+
+    gray = np.empty((_BATCH, _SIDE, _SIDE), np.uint8)
+    filled = 0
+    times: list[float] = []
+    hashes: list[np.ndarray] = []
+    mirrors: list[np.ndarray] = []
+    details: list[np.ndarray] = []
+    decoded = bad_packets = 0
+    last_slot = -math.inf
+    last_t = None
+
+    def flush() -> None:
+        nonlocal filled
+        if filled:
+            h, m, info = hashes_from_gray(gray[:filled])
+            hashes.append(h)
+            mirrors.append(m)
+            details.append(info)
+            filled = 0
+
+    try:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                bad_packets += 1
+                if bad_packets > MAX_BAD_PACKETS:
+                    raise CorruptMedia(
+                        f"video data is corrupt: {bad_packets} undecodable packets") from None
+                continue
+            for frame in frames:
+                decoded += 1
+                if decoded > max_frames:
+                    raise MediaTooLong(f"clip has more than {max_frames} frames")
+                if frame.pts is not None:
+                    if start is None:
+                        start = frame.pts
+                    t = float((frame.pts - start) * time_base)
+                else:
+                    t = 0.0 if last_t is None else -math.inf
+                if last_t is not None and t <= last_t:
+                    # missing or broken (repeated, backwards) timestamps: continue the
+                    # timeline at the nominal rate rather than collapse frames together
+                    t = last_t + 1.0 / (rate or sample_fps)
+                last_t = t
+                if t > max_duration_s:
+                    raise MediaTooLong(f"clip runs past the {max_duration_s:g} s limit")
+                slot = math.floor(t * sample_fps + 1e-6)
+                if slot <= last_slot:
+                    continue
+                last_slot = slot
+                small = reformatter.reformat(
+                    frame, width=_SIDE, height=_SIDE, format="gray",
+                    interpolation=Interpolation.AREA)
+                gray[filled] = small.to_ndarray()
+                filled += 1
+                times.append(t)
+                if filled == _BATCH:
+                    flush()
+    except av.error.DecoderNotFoundError as exc:
+        raise UnsupportedCodec(f"no decoder for the video codec {ctx.name!r}") from exc
+    except av.error.FFmpegError as exc:
+        raise CorruptMedia(f"video data is truncated or corrupt: {exc}") from exc
+    flush()
+
+    if not times:
+        raise CorruptMedia("the video stream has no decodable frames (truncated or corrupt)")
+    declared_frames = stream.frames or 0
+    if declared_frames and declared_frames - decoded > max(2, 0.02 * declared_frames):
+        raise TruncatedMedia(
+            f"video is truncated: decoded {decoded} of {declared_frames} frames")
+
+    ts = np.asarray(times, dtype=np.float64)  # increasing by construction
+    h, m, info = np.concatenate(hashes), np.concatenate(mirrors), np.concatenate(details)
+    duration = _declared_duration(container, stream)
+    if duration is None:
+        duration = float(ts[-1]) + (1.0 / rate if rate else 0.0)
+    return VideoFingerprint(
+        timestamps=ts, hashes=h, mirror_hashes=m, informative=info, duration_s=float(duration),
+        width=ctx.width, height=ctx.height, codec=ctx.name, frame_rate=rate,
+        frames_decoded=decoded, sample_fps=float(sample_fps))
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def _open_failure(original, source) -> Exception:
+    """Tell 'not media at all' from 'a video container that is damaged'."""
+    head, size, read_at = _reader(original, source)
+    if head is None or not _known_container(head):
+        return NotMedia("the file is not a recognised video container")
+    if head[4:8] == b"ftyp" and size is not None and _mp4_box_overruns(read_at, size):
+        return TruncatedMedia("the MP4 file is truncated (a box runs past the end of the file)")
+    return CorruptMedia("the video container is corrupt and cannot be opened")
+
+
+def _reader(original, source):
+    if isinstance(source, str):
+        size = os.path.getsize(source) if os.path.isfile(source) else None
+
+        def read_at(offset: int, n: int) -> bytes:
+            with open(source, "rb") as fh:
+                fh.seek(offset)
+                return fh.read(n)
+    else:
+        try:
+            source.seek(0, io.SEEK_END)
+            size = source.tell()
+        except (OSError, AttributeError, ValueError):
+            return None, None, None
+
+        def read_at(offset: int, n: int) -> bytes:
+            source.seek(offset)
+            return source.read(n)
+    try:
+        return read_at(0, 16), size, read_at
+    except OSError:
+        return None, None, None
+
+
+def _known_container(head: bytes) -> bool:
+    return (
+        head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+        or head[:4] == b"\x1aE\xdf\xa3"  # Matroska / WebM (EBML)
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+        or head[:3] == b"FLV"
+        or head[:4] == b"OggS"
+        or head[:4] == b"\x00\x00\x01\xba"  # MPEG program stream
+        or head[:4] == b"\x30\x26\xb2\x75"  # ASF / WMV
+        or head[:1] == b"\x47"  # MPEG transport stream sync byte
+    )
+
+
+def _mp4_box_overruns(read_at, size: int) -> bool:
+    offset = 0
+    for _ in range(10_000):
+        if offset + 8 > size:
+            return False
+        header = read_at(offset, 16)
+        box = int.from_bytes(header[:4], "big")
+        if box == 1 and len(header) >= 16:
+            box = int.from_bytes(header[8:16], "big")
+        elif box == 0:  # runs to the end of the file by definition
+            return False
+        if box < 8:
+            return False
+        if offset + box > size:
+            return True
+        offset += box
+    return False

