@@ -7,18 +7,21 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from PIL import Image
+from sqlmodel import Session
 
 from registry import __version__
 from registry.assets.api import router as assets_router
 from registry.auditlog.api import router as log_router
 from registry.auth.api import router as keys_router
+from registry.checks.api import router as checks_router
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.db import make_engine
 from registry.core.errors import install_problem_handlers
-from registry.core.limits import BodySizeLimit
+from registry.core.limits import RequestGuard
 from registry.core.problems import PROBLEM_RESPONSES
 from registry.evaluation.api import router as evaluation_router
+from registry.fingerprints.live import LiveIndex
 from registry.holders.api import router as holders_router
 from registry.licences.api import router as licences_router
 from registry.manifests.api import router as manifests_router
@@ -26,7 +29,7 @@ from registry.signingkeys.api import router as signing_router
 from registry.sources.api import router as sources_router
 
 ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_router,
-           evaluation_router, manifests_router, log_router, signing_router]
+           evaluation_router, checks_router, manifests_router, log_router, signing_router]
 
 DESCRIPTION = """Training-data provenance and licensing registry for AI film and media.
 
@@ -44,7 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with Session(engine) as session:
+            app.state.index = LiveIndex.open(settings.data_dir / "index", session)
         yield
+        app.state.index.save()  # the next start loads it instead of rebuilding
         engine.dispose()
 
     app = FastAPIOffline(title="Media Provenance Registry", version=__version__,
@@ -52,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.blobs = blobs
-    app.add_middleware(BodySizeLimit, max_json_bytes=settings.max_json_bytes,
+    app.add_middleware(RequestGuard, max_json_bytes=settings.max_json_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
     install_problem_handlers(app)
     for router in ROUTERS:

@@ -5,6 +5,8 @@ def import_all_models() -> None:
     from registry.assets import models as _assets  # noqa: F401
     from registry.auditlog import models as _log  # noqa: F401
     from registry.auth import models as _auth  # noqa: F401
+    from registry.checks import models as _checks  # noqa: F401
+    from registry.fingerprints import models as _fingerprints  # noqa: F401
     from registry.holders import models as _holders  # noqa: F401
     from registry.licences import models as _licences  # noqa: F401
     from registry.manifests import models as _manifests  # noqa: F401

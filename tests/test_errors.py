@@ -46,3 +46,22 @@ def test_docs_page_works_offline(client) -> None:  # type: ignore[no-untyped-def
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert f"/static-offline-docs/{asset}" in page.text
         assert client.get(f"/static-offline-docs/{asset}").status_code == 200
+
+
+def test_nul_characters_get_the_same_answer_on_every_backend(admin: Api) -> None:
+    body = _is_problem(admin.post("/v1/evaluations", json={"source_ids": ["\x00"], "use": "commercial_release"}), 422)
+    assert "NUL" in body["detail"]
+    _is_problem(admin.get("/v1/holders", params={"name": "a\x00b"}), 422)
+    _is_problem(admin.get("/v1/holders/hld_%00"), 422)
+
+
+def test_streamed_oversize_body_without_length_gets_413(admin: Api) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"name": "'
+        for _ in range(40):
+            yield b"a" * 65536
+        yield b'", "kind": "person"}'
+
+    response = admin.client.post("/v1/holders", content=chunks(),
+                                 headers={**admin.headers, "Content-Type": "application/json"})
+    _is_problem(response, 413)

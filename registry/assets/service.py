@@ -5,6 +5,7 @@ from typing import BinaryIO
 from sqlmodel import Session, and_, or_, select
 
 from registry.assets.media import MediaInfo, probe
+from registry.fingerprints.records import fingerprint_staged
 from registry.assets.models import Asset
 from registry.assets.schemas import AssetUpdate
 from registry.auditlog.service import Actor, audited, commit_change
@@ -70,10 +71,12 @@ def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, setti
                            existing_asset_id=existing.id)
         info = probe(staged, max_pixels=settings.max_image_pixels,
                      max_clip_seconds=settings.max_clip_seconds)
+        fingerprints = fingerprint_staged(staged, info, settings)
         created_blob = blobs.put(staged, sha256)
     asset = _new_asset(source_id, sha256, size, info, holder_id, licence_id, original_uri)
     try:
         session.add(asset)
+        session.add(fingerprints.record(asset.id))
         commit_change(session, actor, "asset.registered", ENTITY, asset)
     except BaseException:
         # No half-registered content: a blob we just wrote goes when its record fails.

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("registry")
@@ -120,6 +120,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         reason = str(exc.orig).splitlines()[0][:200] if exc.orig else "constraint violated"
         return problem_response(409, "conflict", "Conflict",
                                 f"the change conflicts with an existing record ({reason})",
+                                request.url.path)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (e.g. a NUL byte in a multipart form field).
+        return problem_response(422, "invalid-input", "Invalid input",
+                                "a value in the request cannot be stored: "
+                                + (str(exc.orig).splitlines()[0][:200] if exc.orig else "invalid"),
                                 request.url.path)
 
     @app.exception_handler(Exception)

@@ -1,15 +1,20 @@
-"""Request body limits, enforced while the body streams in rather than after it is buffered."""
+"""Guards on raw requests, enforced while the body streams in rather than after buffering.
+
+Bodies are limited by size (JSON bodies are small; multipart uploads may be large but not
+unbounded), and NUL characters are refused in the path, the query and JSON bodies:
+PostgreSQL cannot store them in text and SQLite would, so refusing them at the edge keeps
+both backends answering the same clear 422.
+"""
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from registry.core.errors import PayloadTooLarge, problem_response
+from registry.core.errors import InvalidInput, PayloadTooLarge, RegistryError, problem_response
 
 _MULTIPART_OVERHEAD = 64 * 1024
+_NUL_MESSAGE = "the request contains a NUL character, which is not allowed"
 
 
-class BodySizeLimit:
-    """JSON bodies are small; multipart uploads may be large but not unbounded."""
-
+class RequestGuard:
     def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_json_bytes = max_json_bytes
@@ -19,31 +24,55 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            await _answer(scope, send, InvalidInput(_NUL_MESSAGE))
+            return
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-        limit = (self.max_upload_bytes if content_type.startswith("multipart/")
-                 else self.max_json_bytes)
+        is_json = content_type.startswith("application/json")
+        limit = self.max_upload_bytes if content_type.startswith("multipart/") else self.max_json_bytes
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _reject(scope, send, limit)
+            await _answer(scope, send, _too_large(limit))
             return
-        received = 0
+        received, tail = 0, b""
+        refusal: RegistryError | None = None
 
-        async def limited_receive() -> Message:
-            nonlocal received
+        async def guarded_receive() -> Message:
+            nonlocal received, tail, refusal
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
-                    # Raised inside the app, so the problem+json handlers render it.
-                    raise PayloadTooLarge(f"request body exceeds the {limit:,}-byte limit")
+                    refusal = _too_large(limit)
+                elif is_json and (b"\\u0000" in tail + chunk or b"\x00" in chunk):
+                    refusal = InvalidInput(_NUL_MESSAGE)
+                tail = chunk[-5:]
+                if refusal is not None:
+                    raise refusal
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            # The framework turns an exception raised while reading the body into its own
+            # 400; the client gets our precise answer instead.
+            if refusal is None:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _answer(scope, send, refusal)
+
+        await self.app(scope, guarded_receive, guarded_send)
 
 
-async def _reject(scope: Scope, send: Send, limit: int) -> None:
-    response = problem_response(413, "payload-too-large", "Payload too large",
-                                f"request body exceeds the {limit:,}-byte limit",
-                                scope.get("path", ""))
-    await response(scope, lambda: None, send)  # type: ignore[arg-type]
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body exceeds the {limit:,}-byte limit")
+
+
+async def _answer(scope: Scope, send: Send, error: RegistryError) -> None:
+    response = problem_response(error.status, error.slug, error.title, error.detail,
+                                scope.get("path", "").replace("\x00", ""))
+    await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}

@@ -15,6 +15,8 @@ from registry.core.errors import Conflict, Forbidden, InvalidSignature, NotFound
 from registry.core.ids import new_id
 from registry.core.models import utcnow
 from registry.core.signing import KeyringError, VerificationKey
+from registry.fingerprints.models import FingerprintSet
+from registry.fingerprints.records import to_unsigned
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.manifests.document import build_manifest, prove_asset
@@ -42,19 +44,24 @@ def _fields(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
             for k, v in data.items()}
 
 
-def asset_entry(asset: Asset, source: Source) -> dict[str, Any]:
+def asset_entry(asset: Asset, source: Source, phash: int | None) -> dict[str, Any]:
+    """One manifest line; ``phash`` is the image's (or the clip's first informative
+    frame's) imagehash.phash in hex, as ``str(imagehash.phash(img))`` prints it."""
     return {"asset_id": asset.id, "sha256": asset.sha256, "media_type": asset.media_type,
             "byte_size": asset.byte_size, "licence_id": asset.licence_id or source.licence_id,
-            "holder_id": asset.holder_id}
+            "holder_id": asset.holder_id,
+            "phash": None if phash is None else f"{to_unsigned(phash):016x}"}
 
 
 def _document_parts(session: Session, source: Source) -> dict[str, Any]:
-    assets = list(session.exec(select(Asset).where(Asset.source_id == source.id,
-                                                   Asset.retired_at.is_(None))
-                               .order_by(Asset.id)).all())
-    if not assets:
+    rows = session.exec(select(Asset, FingerprintSet.phash)
+                        .join(FingerprintSet, FingerprintSet.asset_id == Asset.id, isouter=True)
+                        .where(Asset.source_id == source.id, Asset.retired_at.is_(None))
+                        .order_by(Asset.id)).all()
+    if not rows:
         raise Conflict(f"source {source.id} has no live assets to put in a manifest")
-    entries = [asset_entry(a, source) for a in assets]
+    assets = [asset for asset, _ in rows]
+    entries = [asset_entry(asset, source, phash) for asset, phash in rows]
     licence_ids = sorted({e["licence_id"] for e in entries} | {source.licence_id})
     holder_ids = sorted(set(holder_ids_of(session, [source.id]).get(source.id, []))
                         | {a.holder_id for a in assets if a.holder_id})

@@ -1,0 +1,192 @@
+"""Near-copy checks: submitted media or hashes against the live indexes, answered with
+the registered works they copy, and stored so that reports can cite them."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from sqlmodel import Session, select
+
+from registry.assets.media import probe
+from registry.assets.models import Asset
+from registry.assets.service import stage_upload
+from registry.auditlog.service import Actor, audited, commit_change
+from registry.checks.models import Check
+from registry.checks.schemas import CheckItem, FingerprintQuery, Match, Span, Verdict
+from registry.core.blobstore import LocalBlobStore
+from registry.core.config import Settings
+from registry.core.errors import NotFound
+from registry.core.ids import new_id
+from registry.fingerprints.alignment import DEFAULT_RADIUS, ClipMatch, match_video
+from registry.fingerprints.image import load_image, query_descriptors
+from registry.fingerprints.index import split_frame_ids
+from registry.fingerprints.live import LiveIndex
+from registry.fingerprints.matching import Evidence, score, verdict
+from registry.fingerprints.records import fingerprint_clip_file, media_error
+from registry.fingerprints.errors import MediaError
+from registry.fingerprints.video import VideoFingerprint
+from registry.licences.models import Licence
+from registry.sources.models import Source
+from registry.sources.service import holder_ids_of
+
+ENTITY = "check"
+
+audited(ENTITY, Check)
+
+# A clip span is a copy when it is long or dense enough that chance cannot explain it.
+CLIP_COPY_MIN_FRAMES = 10
+CLIP_COPY_MIN_AGREEMENT = 0.5
+
+
+@dataclass
+class Hit:
+    """A match before it is resolved against the database."""
+
+    no: int
+    via: str
+    score: float
+    verdict: str
+    distance: int | None = None
+    reference_time_s: float | None = None
+    spans: list[Span] = field(default_factory=list)
+
+
+def _frame_hits(live: LiveIndex, hashes: list[int]) -> list[Hit]:
+    """Registered clip frames within the match radius of any of ``hashes``."""
+    if not hashes:
+        return []
+    lims, ids, dists = live.frames.range_search_arrays(np.array(hashes, dtype=np.uint64),
+                                                       DEFAULT_RADIUS)
+    best: dict[int, tuple[int, float]] = {}
+    nos, times = split_frame_ids(ids)
+    for no, t, d in zip(nos.tolist(), times.tolist(), dists.tolist(), strict=True):
+        if no not in best or d < best[no][0]:
+            best[no] = (d, t)
+    hits = []
+    for no, (distance, t) in best.items():
+        value = score(Evidence(phash={"phash": distance}))
+        hits.append(Hit(no, "frame", value, verdict(value), distance, round(t, 3)))
+    return hits
+
+
+def _image_hits(live: LiveIndex, path: Path, settings: Settings) -> list[Hit]:
+    try:
+        query = query_descriptors(load_image(path.read_bytes(), max_pixels=settings.max_image_pixels))
+    except MediaError as exc:
+        raise media_error(exc) from None
+    with live.lock:
+        candidates = live.images.query(query, k=5)
+        frames = _frame_hits(live, [query.phash["plain"], query.phash["mirror"]])
+    hits = [Hit(c.work_id, "image", c.score, c.verdict, c.evidence.phash_distance())
+            for c in candidates if c.verdict != "clear"]
+    return hits + [h for h in frames if h.verdict != "clear"]
+
+
+def _span(m: ClipMatch) -> Span:
+    return Span(query_start_s=round(m.query_start_s, 3), query_end_s=round(m.query_end_s, 3),
+                reference_start_s=round(m.ref_start_s, 3), reference_end_s=round(m.ref_end_s, 3),
+                offset_s=round(m.offset_s, 3), speed=round(m.speed, 4),
+                agreement=round(m.agreement, 3), matched_frames=m.matched_frames,
+                mirrored=m.mirrored)
+
+
+def _clip_hits(live: LiveIndex, fp: VideoFingerprint) -> list[Hit]:
+    with live.lock:
+        matches = match_video(fp, live.frames)
+    by_asset: dict[int, list[ClipMatch]] = defaultdict(list)
+    for m in matches:
+        by_asset[int(m.ref_asset_id)].append(m)
+    hits = []
+    for no, spans in by_asset.items():
+        best = max(spans, key=lambda m: m.score)
+        copied = best.matched_frames >= CLIP_COPY_MIN_FRAMES or best.agreement >= CLIP_COPY_MIN_AGREEMENT
+        hits.append(Hit(no, "clip", round(best.agreement, 3), "copy" if copied else "similar",
+                        round(best.mean_distance), spans=[_span(m) for m in spans]))
+    return hits
+
+
+def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:
+    """Attach asset, source, holders and licence; drop retired assets (they never match)."""
+    asset_ids = {live.asset_of[h.no] for h in hits if h.no in live.asset_of}
+    assets = {a.id: a for a in session.exec(select(Asset).where(
+        Asset.id.in_(asset_ids), Asset.retired_at.is_(None))).all()}
+    sources = {s.id: s for s in session.exec(select(Source).where(
+        Source.id.in_({a.source_id for a in assets.values()}))).all()}
+    holders = holder_ids_of(session, list(sources))
+    licence_ids = {a.licence_id or sources[a.source_id].licence_id for a in assets.values()}
+    licences = {lic.id: lic for lic in session.exec(select(Licence).where(Licence.id.in_(licence_ids))).all()}
+    matches: dict[str, Match] = {}
+    for hit in sorted(hits, key=lambda h: -h.score):
+        asset = assets.get(live.asset_of.get(hit.no, ""))
+        if asset is None or asset.id in matches:
+            continue
+        src = sources[asset.source_id]
+        licence = licences[asset.licence_id or src.licence_id]
+        matches[asset.id] = Match(
+            asset_id=asset.id, source_id=src.id, source_name=f"{src.name} {src.version}",
+            holder_ids=[asset.holder_id] if asset.holder_id else holders.get(src.id, []),
+            licence_id=licence.id, licence=licence.identifier, via=hit.via,
+            distance=hit.distance, reference_time_s=hit.reference_time_s,
+            score=round(hit.score, 4), verdict=Verdict(hit.verdict), spans=hit.spans)
+    return list(matches.values())
+
+
+def _item(name: str, sha256: str | None, media_type: str | None, matches: list[Match]) -> CheckItem:
+    verdicts = {m.verdict for m in matches}
+    worst = (Verdict.copy if Verdict.copy in verdicts else
+             Verdict.similar if Verdict.similar in verdicts else Verdict.clear)
+    return CheckItem(name=name, sha256=sha256, media_type=media_type, verdict=worst, matches=matches)
+
+
+def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, settings: Settings,
+                 name: str, stream: BinaryIO) -> CheckItem:
+    with blobs.staging_file() as staged:
+        sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
+        info = probe(staged, max_pixels=settings.max_image_pixels,
+                     max_clip_seconds=settings.max_clip_seconds)
+        if info.is_video:
+            fp = fingerprint_clip_file(staged, settings.max_clip_seconds, settings.max_image_pixels)
+            hits = _clip_hits(live, fp)
+        else:
+            hits = _image_hits(live, staged, settings)
+    return _item(name, sha256, info.media_type, _resolve(session, live, hits))
+
+
+def check_fingerprints(session: Session, live: LiveIndex, query: FingerprintQuery) -> list[CheckItem]:
+    hashes = [int(h, 16) for h in query.phashes]
+    if query.timestamps is not None and len(hashes) > 1:
+        order = np.argsort(query.timestamps, kind="stable")
+        times = np.asarray(query.timestamps, dtype=np.float64)[order]
+        codes = np.asarray(hashes, dtype=np.uint64)[order]
+        fp = VideoFingerprint(times, codes, codes, np.ones(len(codes), bool), float(times[-1]),
+                              0, 0, "client", None, len(codes), 0.0)
+        return [_item("clip fingerprints", None, None, _resolve(session, live, _clip_hits(live, fp)))]
+    items = []
+    for text, code in zip(query.phashes, hashes, strict=True):
+        with live.lock:
+            image_hits = [Hit(no, "image", s, verdict(s), d) for no, d in live.images.lookup_phash(code)
+                          for s in [score(Evidence(phash={"phash": d}))]]
+            frame_hits = _frame_hits(live, [code])
+        hits = [h for h in image_hits + frame_hits if h.verdict != "clear"]
+        items.append(_item(text.lower(), None, None, _resolve(session, live, hits)))
+    return items
+
+
+def record_check(session: Session, actor: Actor, kind: str, items: list[CheckItem]) -> Check:
+    verdicts = {i.verdict for i in items}
+    overall = (Verdict.copy if Verdict.copy in verdicts else
+               Verdict.similar if Verdict.similar in verdicts else Verdict.clear)
+    check = Check(id=new_id("chk"), kind=kind, requested_by=actor.key_id, verdict=overall.value,
+                  items=[i.model_dump(mode="json") for i in items])
+    session.add(check)
+    commit_change(session, actor, "check.recorded", ENTITY, check)
+    return check
+
+
+def get_check(session: Session, actor: Actor, check_id: str) -> Check:
+    check = session.get(Check, check_id) if len(check_id) <= 40 else None
+    if check is None or (actor.role.value == "curator" and check.requested_by != actor.key_id):
+        raise NotFound(f"check {check_id} does not exist")
+    return check

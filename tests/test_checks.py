@@ -1,0 +1,201 @@
+import io
+import threading
+from pathlib import Path
+
+import av
+import imagehash
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image, ImageOps
+
+from registry.main import create_app
+from tests import media
+from tests.conftest import Api
+from tests.factories import builtin_licence, holder, source, upload
+
+
+@pytest.fixture
+def registered(admin: Api) -> dict:
+    blender = holder(admin, "Blender Foundation")
+    films = source(admin, [blender["id"]], builtin_licence(admin, "CC-BY-4.0")["id"], name="Films")
+    assets = {name: upload(admin, films["id"], media.image(name))
+              for name in ("astronaut.png", "coffee.png", "camera.png")}
+    assets["bikes.mp4"] = upload(admin, films["id"], media.clip("bikes.mp4"))
+    return {"holder": blender, "source": films, "assets": assets}
+
+
+def _jpeg(image: Image.Image, quality: int = 60) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _check(api: Api, *files: tuple[str, bytes], status: int = 201) -> dict:
+    response = api.post("/v1/checks", files=[("files", f) for f in files])
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _frame_at(path: Path, seconds: float) -> Image.Image:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if frame.pts * stream.time_base >= seconds:
+                return frame.to_image()
+    raise AssertionError("clip too short")
+
+
+def test_transformed_image_is_a_copy_and_unrelated_is_clear(admin: Api, registered: dict) -> None:
+    astronaut = Image.open(media.image("astronaut.png"))
+    w, h = astronaut.size
+    edited = ImageOps.mirror(astronaut.crop((60, 40, w - 60, h - 80))).resize((300, 280))
+    result = _check(admin, ("generated.jpg", _jpeg(edited)), ("unrelated.jpg", media.image("rocket.jpg").read_bytes()))
+    copy, clear = result["items"]
+    assert result["verdict"] == "copy" and copy["verdict"] == "copy"
+    top = copy["matches"][0]
+    assert top["asset_id"] == registered["assets"]["astronaut.png"]["id"]
+    assert (top["licence"], top["holder_ids"]) == ("CC-BY-4.0", [registered["holder"]["id"]])
+    assert 0.5 <= top["score"] <= 1
+    assert clear["verdict"] == "clear" and clear["matches"] == []
+    stored = admin.ok("get", f"/v1/checks/{result['id']}")
+    assert stored == result
+
+
+def test_generated_frame_matches_the_film_frame_it_copies(admin: Api, registered: dict) -> None:
+    frame = _frame_at(media.clip("bikes.mp4"), 6.0).resize((320, 136))
+    result = _check(admin, ("frame.jpg", _jpeg(frame, 40)))
+    [match] = [m for m in result["items"][0]["matches"] if m["via"] == "frame"]
+    assert match["asset_id"] == registered["assets"]["bikes.mp4"]["id"]
+    assert match["verdict"] == "copy"
+    assert match["reference_time_s"] == pytest.approx(6.0, abs=0.2)
+
+
+def test_transformed_clip_is_aligned_in_time(admin: Api, registered: dict, tmp_path: Path) -> None:
+    copied = media.make_variant(media.clip("bikes.mp4"), tmp_path / "copy.mp4", start=3.0,
+                                duration=2.5, scale=0.5, mirror=True, bitrate=200_000)
+    unrelated = media.clip("carphone_pristine.mp4")
+    result = _check(admin, ("copy.mp4", copied.read_bytes()), ("unrelated.mp4", unrelated.read_bytes()))
+    copy, clear = result["items"]
+    assert copy["verdict"] == "copy" and clear["verdict"] == "clear"
+    [match] = copy["matches"]
+    assert match["asset_id"] == registered["assets"]["bikes.mp4"]["id"] and match["via"] == "clip"
+    span = match["spans"][0]
+    assert span["mirrored"] is True
+    assert span["offset_s"] == pytest.approx(3.0, abs=0.1)
+    assert span["speed"] == pytest.approx(1.0, abs=0.05)
+    assert span["reference_start_s"] == pytest.approx(3.0 + span["query_start_s"], abs=0.1)
+
+
+def test_lookup_by_hash_only(admin: Api, registered: dict) -> None:
+    local = str(imagehash.phash(Image.open(media.image("coffee.png"))))
+    result = admin.ok("post", "/v1/checks/fingerprints", 201,
+                      json={"phashes": [local, "0123456789abcdef"]})
+    found, nothing = result["items"]
+    assert found["matches"][0]["asset_id"] == registered["assets"]["coffee.png"]["id"]
+    assert found["matches"][0]["distance"] == 0 and found["verdict"] == "copy"
+    assert nothing["verdict"] == "clear"
+    # A clip's frames hashed locally, with their times: aligned like an uploaded clip.
+    times, hashes = [], []
+    with av.open(str(media.clip("bikes.mp4"))) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base)
+            if 2.0 <= t < 4.0:
+                times.append(round(t - 2.0, 3))
+                hashes.append(str(imagehash.phash(frame.to_image())))
+    clip = admin.ok("post", "/v1/checks/fingerprints", 201, json={"phashes": hashes, "timestamps": times})
+    span = clip["items"][0]["matches"][0]["spans"][0]
+    assert span["offset_s"] == pytest.approx(2.0, abs=0.1)
+    bad = admin.post("/v1/checks/fingerprints", json={"phashes": ["xyz"]})
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    mismatched = admin.post("/v1/checks/fingerprints", json={"phashes": [local], "timestamps": [0, 1]})
+    assert mismatched.status_code == 422
+
+
+def test_retired_assets_stop_matching_at_once(admin: Api, registered: dict) -> None:
+    coffee = registered["assets"]["coffee.png"]
+    image = Image.open(media.image("coffee.png"))
+    assert _check(admin, ("c.jpg", _jpeg(image)))["verdict"] == "copy"
+    admin.ok("post", f"/v1/assets/{coffee['id']}/retire", json={"reason": "licence withdrawn"})
+    assert _check(admin, ("c.jpg", _jpeg(image)))["verdict"] == "clear"
+
+
+def test_matches_survive_a_restart(admin: Api, registered: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    admin.client.__exit__(None, None, None)  # shut the first app down (it saves its index)
+    with TestClient(create_app(settings)) as restarted:
+        again = Api(restarted, admin.key)
+        result = _check(again, ("a.jpg", _jpeg(Image.open(media.image("camera.png")))))
+        assert result["items"][0]["matches"][0]["asset_id"] == registered["assets"]["camera.png"]["id"]
+
+
+def test_concurrent_ingest_and_checks(admin: Api, registered: dict) -> None:
+    names = ["chelsea.png", "rocket.jpg", "coins.png", "moon.png"]
+    errors: list[str] = []
+
+    def ingest() -> None:
+        for name in names:
+            with media.image(name).open("rb") as fh:
+                response = admin.post(f"/v1/sources/{registered['source']['id']}/assets",
+                                      files={"file": (name, fh)})
+            if response.status_code != 201:
+                errors.append(response.text)
+
+    def check() -> None:
+        for _ in range(4):
+            response = admin.post("/v1/checks", files={"files": ("a.jpg", _jpeg(Image.open(media.image("astronaut.png"))))})
+            if response.status_code != 201 or response.json()["verdict"] != "copy":
+                errors.append(response.text)
+
+    threads = [threading.Thread(target=ingest), threading.Thread(target=check)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    # What was ingested a moment ago is matchable now.
+    assert _check(admin, ("r.jpg", _jpeg(Image.open(media.image("rocket.jpg")))))["verdict"] == "copy"
+
+
+@pytest.mark.parametrize("name,payload,status,words", [
+    ("notes.txt", b"not media at all\n" * 10, 415, "not a recognised image or video"),
+    ("cut.mp4", media.clip("bikes.mp4").read_bytes()[:120_000], 422, "truncated"),
+    ("cut.png", media.image("coffee.png").read_bytes()[:20_000], 422, "truncated"),
+])
+def test_bad_check_inputs(admin: Api, registered: dict, settings, name: str, payload: bytes,  # type: ignore[no-untyped-def]
+                          status: int, words: str) -> None:
+    response = admin.post("/v1/checks", files={"files": (name, payload)})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert words in response.json()["detail"]
+    assert list((settings.effective_blob_dir / ".staging").iterdir()) == []
+
+
+def test_clip_over_the_length_limit_and_bombs(admin: Api, registered: dict) -> None:
+    admin.client.app.state.settings.max_clip_seconds = 3.0
+    response = admin.post("/v1/checks", files={"files": ("long.mp4", media.clip("bikes.mp4").read_bytes())})
+    assert response.status_code == 422 and "limit" in response.json()["detail"]
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buffer, format="PNG")
+    bomb = admin.post("/v1/checks", files={"files": ("bomb.png", buffer.getvalue())})
+    assert bomb.status_code == 422 and "decompression bomb" in bomb.json()["detail"]
+
+
+def test_check_roles(admin: Api, auditor: Api, registered: dict) -> None:
+    result = _check(admin, ("a.jpg", _jpeg(Image.open(media.image("camera.png")))))
+    assert auditor.ok("get", f"/v1/checks/{result['id']}")["id"] == result["id"]
+    assert auditor.post("/v1/checks", files={"files": ("a.jpg", b"x")}).status_code == 403
+    owner = admin.make_key("rights_holder", holder_id=registered["holder"]["id"])
+    assert owner.get(f"/v1/checks/{result['id']}").status_code == 403
+    other_curator = admin.make_key("curator")
+    assert other_curator.get(f"/v1/checks/{result['id']}").status_code == 404
+
+
+def test_index_rebuild_and_update_from_the_cli(admin: Api, registered: dict, cli, settings) -> None:  # type: ignore[no-untyped-def]
+    result = cli("index", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert "index rebuilt: 4 assets" in result.output
+    assert (settings.data_dir / "index" / "frames.npz").exists()
+    upload(admin, registered["source"]["id"], media.image("chelsea.png"))
+    result = cli("index", "update")
+    assert result.exit_code == 0, result.output
+    assert "index up to date: 5 assets" in result.output
