@@ -19,6 +19,8 @@ signing_app = typer.Typer(help="The registry's signing keys.", no_args_is_help=T
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
+index_app = typer.Typer(help="The fingerprint indexes (a cache of the database).", no_args_is_help=True)
+app.add_typer(index_app, name="index")
 app.add_typer(signing_app, name="signing-keys")
 
 
@@ -59,6 +61,36 @@ def db_check() -> None:
 
     migrate.check(Settings().effective_database_url)
     typer.echo("no drift between models and migrations")
+
+
+@index_app.command("rebuild")
+def index_rebuild() -> None:
+    """Rebuild the fingerprint indexes from the database and save them in the data
+    directory (an interrupted rebuild is resumed by `registry index update`)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from registry.fingerprints.live import LiveIndex
+
+    settings = Settings()
+    with standalone_session(settings.effective_database_url) as session, Progress(
+            TextColumn("fingerprint sets"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn()) as progress:
+        task = progress.add_task("rebuild", total=None)
+        index = LiveIndex.rebuild(settings.data_dir / "index", session,
+                                  lambda done, total: progress.update(task, completed=done, total=total))
+    typer.echo(f"index rebuilt: {len(index.asset_of)} assets, {index.frames.ntotal} frame hashes")
+
+
+@index_app.command("update")
+def index_update() -> None:
+    """Load the saved indexes, add what the database has beyond them, save again."""
+    from registry.fingerprints.live import LiveIndex
+
+    settings = Settings()
+    with standalone_session(settings.effective_database_url) as session:
+        index = LiveIndex.open(settings.data_dir / "index", session)
+        index.save()
+    typer.echo(f"index up to date: {len(index.asset_of)} assets, {index.frames.ntotal} frame hashes")
 
 
 @keys_app.command("create")
@@ -173,6 +205,48 @@ def signing_rotate() -> None:
     with standalone_session(settings.effective_database_url) as session:
         record = rotate(session, settings, SYSTEM_ACTOR)
     typer.echo(f"signing with key {record.id} from now on")
+
+
+@app.command("ingest")
+def ingest_command(
+    path: Annotated[Path, typer.Argument(help="File or folder (walked recursively, hidden files "
+                                              "skipped)", exists=True, resolve_path=True)],
+    source: Annotated[str, typer.Option(help="Source the files are registered into")],
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes",
+                                                show_default="one per CPU")] = None,
+    holder_id: Annotated[str | None, typer.Option(help="Rights holder, when not the source's")] = None,
+    licence_id: Annotated[str | None, typer.Option(help="Licence, when not the source's")] = None,
+    key_name: Annotated[str | None, typer.Option(help="Who ingests, logged as cli:NAME",
+                                                 show_default="the OS user")] = None,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (a line per 100 files "
+                                                "when off or not a terminal)")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+) -> None:
+    """Register every file under PATH into a source, in parallel; re-runs skip what is there.
+
+    Exit status: 0 all done, 1 some files failed, 2 bad source or options, 130 interrupted
+    (Ctrl-C lets running files finish; a second Ctrl-C rolls them back).
+    """
+    import os
+
+    from rich.console import Console
+
+    from registry.assets.ingest import cli_actor, ingest, print_summary
+    from registry.core.errors import RegistryError
+
+    settings = Settings()
+    try:
+        summary = ingest(path, source, settings, cli_actor(key_name),
+                         workers=workers or os.cpu_count() or 1, holder_id=holder_id,
+                         licence_id=licence_id, progress=progress)
+    except RegistryError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print_summary(summary, Console())
+    raise typer.Exit(summary.exit_code)
 
 
 if __name__ == "__main__":
