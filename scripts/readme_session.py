@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("## A first session with curl", "## Signed manifests and the audit log, checked offline")
+SECTIONS = ("## A first session with curl", "## Signed manifests and the audit log, checked offline",
+            "## Checking generated media for near-copies")
 
 
 def session_script(base_url: str) -> str:
@@ -18,10 +19,11 @@ def session_script(base_url: str) -> str:
     blocks = []
     for heading in SECTIONS:
         section = text[text.index(heading):].split("\n## ", 1)[0]
-        blocks += re.findall(r"```sh\n(.*?)```", section, re.S)
+        blocks += re.findall(r"```sh\n(.*?)```", section, re.S)  # json blocks are output
     script = "\n".join(blocks).replace("http://127.0.0.1:8000", base_url)
+    script = script.replace(".venv/", "$REPO/.venv/").replace("scripts/", "$REPO/scripts/")
     # Files the walkthrough downloads go to a scratch directory, not the checkout.
-    return f"set -euo pipefail\nREPO={ROOT}\ncd \"$(mktemp -d)\"\n" + script.replace(".venv/", "$REPO/.venv/")
+    return f"set -euo pipefail\nREPO={ROOT}\ncd \"$(mktemp -d)\"\n" + script
 
 
 def main() -> None:
@@ -31,7 +33,8 @@ def main() -> None:
     print(out[-2000:])
     expected = ['"media_type":"image/png"', '"media_type":"video/mp4"', '"frame_count":132',
                 '"verdict":"conditional"', '"kind":"attribution"', "OK: manifest of Blender open movies",
-                "is in the manifest", "OK: the log of"]
+                "is in the manifest", "OK: the log of", '"verdict":"copy"', '"speed":1.25',
+                '"offset_s":0.4', '"mirrored":true']
     missing = [e for e in expected if e not in out]
     if result.returncode or missing:
         sys.exit(f"README session failed (exit {result.returncode}); missing {missing}\n{result.stderr}")
