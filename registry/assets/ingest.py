@@ -14,6 +14,7 @@ import hashlib
 import multiprocessing
 import os
 import signal
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -108,7 +109,12 @@ class Summary:
                 "registered": self.registered, "skipped": self.skipped,
                 "failed": len(self.failures), "not_processed": self.not_processed,
                 "interrupted": self.interrupted, "elapsed_s": round(self.elapsed_s, 3),
-                "failures": [{"file": f.item.name, "reason": f.detail} for f in self.failures]}
+                "failures": [{"file": f.item.name, "reason": f.detail}
+                             for f in self.sorted_failures]}
+
+    @property
+    def sorted_failures(self) -> list[Outcome]:
+        return sorted(self.failures, key=lambda f: Path(f.item.name).parts)
 
 
 # --- the parent: walking, checking, hashing ------------------------------------------------
@@ -123,25 +129,32 @@ def walk(root: Path) -> tuple[list[FileItem], list[Outcome]]:
     def unreadable(exc: OSError) -> None:
         name = os.path.relpath(exc.filename, root) if exc.filename else "."
         errors.append(Outcome(FileItem(str(exc.filename), name, 0), FAILED,
-                              f"cannot read the folder: {exc.strerror or exc}"))
+                              f"cannot read it: {exc.strerror or exc}"))
 
     for folder, subfolders, names in os.walk(root, onerror=unreadable):
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
-        for name in names:
+        for name in (n for n in names if not n.startswith(".")):
             path = Path(folder, name)
-            if not name.startswith(".") and path.is_file():
-                files.append(FileItem(str(path), str(path.relative_to(root)), path.stat().st_size))
+            try:
+                info = path.stat()
+            except OSError as exc:  # vanished, or a dangling symlink
+                unreadable(exc)
+                continue
+            if stat.S_ISREG(info.st_mode):
+                files.append(FileItem(str(path), str(path.relative_to(root)), info.st_size))
     files.sort(key=lambda f: Path(f.name).parts)
     return files, errors
 
 
 def batches(files: list[FileItem]) -> Iterator[list[FileItem]]:
     batch: list[FileItem] = []
+    size = 0
     for item in files:
         batch.append(item)
-        if len(batch) == BATCH_FILES or sum(f.size for f in batch) >= BATCH_BYTES:
+        size += item.size
+        if len(batch) == BATCH_FILES or size >= BATCH_BYTES:
             yield batch
-            batch = []
+            batch, size = [], 0
     if batch:
         yield batch
 
@@ -157,8 +170,9 @@ def present_in_source(session: Session, source_id: str, digests: set[str]) -> se
     if not digests:
         return set()
     try:
-        return set(session.exec(select(Asset.sha256).where(
-            Asset.source_id == source_id, Asset.sha256.in_(digests))).all())  # type: ignore[attr-defined]
+        found = session.exec(select(Asset.sha256).where(
+            Asset.source_id == source_id, Asset.sha256.in_(digests)))  # type: ignore[attr-defined]
+        return set(found.all())
     finally:
         session.rollback()  # hold no transaction open between batches
 
@@ -194,9 +208,11 @@ _worker: dict[str, Any] = {}
 def _init_worker(settings: Settings, actor: Actor, source_id: str, holder_id: str | None,
                  licence_id: str | None) -> None:
     """Runs once in each worker process: its own engine and session, for the process's life."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    # Ctrl-C reaches the whole process group: the parent decides what stops, and asks a
+    # worker to abandon its file with SIGTERM. Both were blocked while the worker started.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _abort)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked while we were spawned
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     from multiprocessing.util import Finalize
 
     from registry.core.blobstore import LocalBlobStore
@@ -213,8 +229,8 @@ def _init_worker(settings: Settings, actor: Actor, source_id: str, holder_id: st
 
 
 def _abort(signum: int, frame: Any) -> None:
-    _worker["aborted"] = True
-    if _worker.get("busy"):
+    first, _worker["aborted"] = not _worker.get("aborted"), True
+    if first and _worker.get("busy"):
         raise Aborted()
 
 
@@ -227,8 +243,9 @@ def _register(item: FileItem, sha256: str) -> Outcome:
     w["busy"] = True
     try:
         with open(item.path, "rb") as stream:
-            asset = register_upload(session, w["actor"], w["blobs"], w["settings"], w["source_id"],
-                                    stream, holder_id=w["holder_id"], licence_id=w["licence_id"])
+            asset = register_upload(session, w["actor"], w["blobs"], w["settings"],
+                                    w["source_id"], stream, holder_id=w["holder_id"],
+                                    licence_id=w["licence_id"])
         return Outcome(item, REGISTERED, asset_id=asset.id)
     except Conflict as exc:
         if "existing_asset_id" in exc.extra:
@@ -243,7 +260,7 @@ def _register(item: FileItem, sha256: str) -> Outcome:
             return Outcome(item, SKIPPED, asset_id=existing.id)
         return Outcome(item, FAILED, f"rejected by the database: {_first_line(exc.orig or exc)}")
     except OSError as exc:
-        return Outcome(item, FAILED, f"cannot read the file: {exc.strerror or exc}")
+        return Outcome(item, FAILED, f"cannot read it: {exc.strerror or exc}")
     finally:
         w["busy"] = False
         session.rollback()  # end any read transaction; the next file starts afresh
@@ -310,7 +327,11 @@ class Ingest:
         summary = self.summary = Summary(root=root, source_id=self.source_id)
         with standalone_session(self.settings.effective_database_url) as session:
             check_target(session, self.source_id, self.holder_id, self.licence_id)
-            files, unreadable = walk(root)
+            try:
+                files, unreadable = walk(root)
+            except KeyboardInterrupt:  # nothing was registered yet
+                self.signals.count += 1
+                files, unreadable = [], []
             summary.total = len(files) + len(unreadable)
             summary.total_bytes = sum(f.size for f in files)
             with self.signals.installed(), self.reporter.running(summary):
@@ -321,7 +342,8 @@ class Ingest:
         summary.elapsed_s = time.monotonic() - started
         return summary
 
-    def _to_register(self, session: Session, files: list[FileItem]) -> Iterator[tuple[FileItem, str]]:
+    def _to_register(self, session: Session,
+                     files: list[FileItem]) -> Iterator[tuple[FileItem, str]]:
         """Hash a batch, skip what the source already holds, yield the rest."""
         for batch in batches(files):
             hashed = []
@@ -331,7 +353,7 @@ class Ingest:
                 try:
                     hashed.append((item, sha256_file(item.path)))
                 except OSError as exc:
-                    self._finish(Outcome(item, FAILED, f"cannot read the file: {exc.strerror or exc}"))
+                    self._finish(Outcome(item, FAILED, f"cannot read it: {exc.strerror or exc}"))
             present = present_in_source(session, self.source_id, {d for _, d in hashed})
             for item, digest in hashed:
                 if digest in present:
@@ -354,8 +376,12 @@ class Ingest:
         pending: Pending = {}
         try:
             for item, digest in todo:
-                with _signals_blocked():
-                    pending[pool.submit(_register, item, digest)] = (item, digest)
+                try:
+                    with _signals_blocked():
+                        pending[pool.submit(_register, item, digest)] = (item, digest)
+                except BrokenProcessPool:
+                    self._worker_died(item)
+                    break
                 while len(pending) >= limit:
                     self._collect(pending)
                 if self.signals.count or self.broken:
@@ -381,7 +407,7 @@ class Ingest:
                 outcome = Outcome(item, FAILED, f"{type(exc).__name__}: {_first_line(exc)}")
             self._finish(outcome)
             for twin in twins:
-                self._finish(Outcome(twin, SKIPPED if outcome.status != FAILED else FAILED,
+                self._finish(Outcome(twin, FAILED if outcome.status == FAILED else SKIPPED,
                                      outcome.detail, outcome.asset_id))
         if self.signals.count:
             self._stop(pending)
@@ -435,7 +461,7 @@ class _Bytes(ProgressColumn):
 
 
 class Reporter:
-    """A progress bar on a terminal; otherwise (or with --no-progress) a line per LOG_EVERY files."""
+    """A progress bar on a terminal, else (and with --no-progress) a line per LOG_EVERY files."""
 
     def __init__(self, console: Console, bar: bool) -> None:
         self.console = console
@@ -484,8 +510,9 @@ def print_summary(summary: Summary, console: Console) -> None:
                       style="yellow", highlight=False)
     if summary.failures:
         table = Table("file", "reason", title="failures", title_justify="left")
-        for failure in summary.failures[:SHOWN_FAILURES]:
+        for failure in summary.sorted_failures[:SHOWN_FAILURES]:
             table.add_row(Text(failure.item.name), Text(failure.detail or ""))
         console.print(table)
         if len(summary.failures) > SHOWN_FAILURES:
-            console.print(f"... and {len(summary.failures) - SHOWN_FAILURES} more (--json lists all)")
+            console.print(f"... and {len(summary.failures) - SHOWN_FAILURES} more "
+                          "(--json lists them all)")
