@@ -93,6 +93,27 @@ def index_update() -> None:
     typer.echo(f"index up to date: {len(index.asset_of)} assets, {index.frames.ntotal} frame hashes")
 
 
+@index_app.command("backfill")
+def index_backfill() -> None:
+    """Fingerprint assets that have no fingerprints yet (resumable)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from registry.fingerprints.backfill import backfill
+
+    settings = Settings()
+    with standalone_session(settings.effective_database_url) as session, Progress(
+            TextColumn("assets"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn()) as progress:
+        task = progress.add_task("backfill", total=None)
+        failures = backfill(session, settings,
+                            lambda done, total: progress.update(task, completed=done, total=total))
+    for asset_id, reason in failures.items():
+        typer.echo(f"{asset_id}: {reason}", err=True)
+    typer.echo(f"backfill done; {len(failures)} asset(s) could not be fingerprinted")
+    if failures:
+        raise typer.Exit(1)
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="Who the key is for")],

@@ -199,3 +199,19 @@ def test_index_rebuild_and_update_from_the_cli(admin: Api, registered: dict, cli
     result = cli("index", "update")
     assert result.exit_code == 0, result.output
     assert "index up to date: 5 assets" in result.output
+
+
+def test_backfill_fingerprints_assets_that_have_none(admin: Api, registered: dict, cli, settings) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(settings.effective_database_url)
+    with engine.begin() as conn:  # as if registered before fingerprinting existed
+        conn.execute(sa.text("DELETE FROM fingerprint_set"))
+    engine.dispose()
+    result = cli("index", "backfill")
+    assert result.exit_code == 0, result.output
+    assert "0 asset(s) could not be fingerprinted" in result.output
+    assert cli("index", "backfill").exit_code == 0  # nothing left to do
+    with TestClient(create_app(settings)) as fresh:
+        found = _check(Api(fresh, admin.key), ("a.jpg", _jpeg(Image.open(media.image("camera.png")))))
+        assert found["items"][0]["matches"][0]["asset_id"] == registered["assets"]["camera.png"]["id"]
