@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 from registry.auditlog.service import Actor
 from registry.auth.models import Role
 from registry.core.config import Settings
-from registry.core.crud import get_or_404, require_live
+from registry.assets.service import check_upload_target
 from registry.core.errors import Conflict, RegistryError
 
 BATCH_FILES, BATCH_BYTES = 64, 256 * 1024 * 1024  # hashed, then looked up in one query
@@ -180,18 +180,8 @@ def present_in_source(session: Session, source_id: str, digests: set[str]) -> se
 def check_target(session: Session, source_id: str, holder_id: str | None,
                  licence_id: str | None) -> None:
     """Refuse up front what would make every file fail (raises ``RegistryError``)."""
-    from registry.holders.models import RightsHolder
-    from registry.licences.models import Licence
-    from registry.sources.models import Source
-
     try:
-        source = get_or_404(session, Source, source_id, "source")
-        if source.retired_at is not None:
-            raise Conflict(f"source {source_id} is retired; register a new version instead")
-        if holder_id:
-            require_live(session, RightsHolder, holder_id, "rights holder")
-        if licence_id:
-            require_live(session, Licence, licence_id, "licence")
+        check_upload_target(session, source_id, holder_id, licence_id)
     finally:
         session.rollback()
 

@@ -53,9 +53,9 @@ def find_in_source(session: Session, source_id: str, sha256: str) -> Asset | Non
                                             Asset.sha256 == sha256)).first()
 
 
-def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, settings: Settings,
-                    source_id: str, stream: BinaryIO, *, holder_id: str | None = None,
-                    licence_id: str | None = None, original_uri: str | None = None) -> Asset:
+def check_upload_target(session: Session, source_id: str, holder_id: str | None,
+                        licence_id: str | None) -> Source:
+    """What an upload points at must exist and be live."""
     source = get_or_404(session, Source, source_id, "source")
     if source.retired_at is not None:
         raise Conflict(f"source {source_id} is retired; register a new version instead")
@@ -63,6 +63,13 @@ def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, setti
         require_live(session, RightsHolder, holder_id, "rights holder")
     if licence_id:
         require_live(session, Licence, licence_id, "licence")
+    return source
+
+
+def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, settings: Settings,
+                    source_id: str, stream: BinaryIO, *, holder_id: str | None = None,
+                    licence_id: str | None = None, original_uri: str | None = None) -> Asset:
+    check_upload_target(session, source_id, holder_id, licence_id)
     with blobs.staging_file() as staged:
         sha256, size = stage_upload(stream, staged, settings.max_upload_bytes)
         existing = find_in_source(session, source_id, sha256)

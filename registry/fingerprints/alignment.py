@@ -396,12 +396,52 @@ def _drop_mirror_duplicates(matches: list[ClipMatch]) -> list[ClipMatch]:
 # ------------------------------------------------------------------- with an index
 
 
+def best_hit_per_frame_id(hit_q: np.ndarray, ids: np.ndarray, dists: np.ndarray):
+    """Keep one hit per (query hash, reference frame id): the closest.
+
+    A reference frame is indexed under one id with several codes (its hash and its
+    crop variants), so one query hash may hit the same frame more than once. Input in
+    ``range_search_arrays`` order (by query, then distance); the order is kept.
+    """
+    if len(ids) < 2:
+        return hit_q, ids, dists
+    order = np.lexsort((dists, ids, hit_q))
+    q_s, id_s = hit_q[order], ids[order]
+    first = np.r_[True, (q_s[1:] != q_s[:-1]) | (id_s[1:] != id_s[:-1])]
+    keep = np.sort(order[first])
+    return hit_q[keep], ids[keep], dists[keep]
+
+
+def reference_entries(asset_no: int, timestamps: np.ndarray, hashes: np.ndarray,
+                      informative: np.ndarray, variant_hashes: np.ndarray | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, codes)`` to add to a FrameHashIndex for one registered clip.
+
+    Every informative frame contributes its own hash and its crop-variant hashes
+    (``VideoFingerprint.variant_hashes``), all under the frame's id
+    (``frame_ids(asset_no, t)``), so a hit on a variant is a hit on that frame. A
+    variant equal to the frame's hash or to an earlier variant of it is not repeated.
+    """
+    keep = np.asarray(informative, dtype=bool)
+    ids = frame_ids(asset_no, np.maximum(np.asarray(timestamps, np.float64)[keep], 0.0))
+    codes = np.asarray(hashes, dtype=np.uint64)[keep]
+    if variant_hashes is None or not np.shape(variant_hashes)[-1]:
+        return ids, codes
+    table = np.concatenate([codes[:, None], np.asarray(variant_hashes, np.uint64)[keep]], axis=1)
+    srt = np.sort(table, axis=1)
+    fresh = np.ones(table.shape, bool)
+    fresh[:, 1:] = srt[:, 1:] != srt[:, :-1]  # one of each distinct code per frame
+    row = np.broadcast_to(np.arange(len(ids))[:, None], table.shape)
+    return ids[row[fresh]], srt[fresh]
+
+
 def register_video(index: FrameHashIndex, asset_no: int, fp: VideoFingerprint) -> np.ndarray:
-    """Add a clip's informative frames to ``index``; returns the frame ids used."""
-    ts = np.maximum(fp.timestamps[fp.informative], 0.0)
-    ids = frame_ids(asset_no, ts)
-    index.add(ids, fp.hashes[fp.informative])
-    return ids
+    """Add a clip's informative frames -- their hashes and crop-variant hashes -- to
+    ``index``; returns the frame ids used (one per informative frame)."""
+    ids, codes = reference_entries(asset_no, fp.timestamps, fp.hashes, fp.informative,
+                                   fp.variant_hashes)
+    index.add(ids, codes)
+    return frame_ids(asset_no, np.maximum(fp.timestamps[fp.informative], 0.0))
 
 
 def match_video(query: VideoFingerprint, index: FrameHashIndex, *, radius: int = DEFAULT_RADIUS,
@@ -415,6 +455,7 @@ def match_video(query: VideoFingerprint, index: FrameHashIndex, *, radius: int =
         np.concatenate([query.hashes, query.mirror_hashes]), radius)
     per_query = np.diff(lims)
     hit_q = np.repeat(np.arange(2 * n), per_query)
+    hit_q, ids, dists = best_hit_per_frame_id(hit_q, ids, dists)
     assets, ref_t = split_frame_ids(ids)
     return align_arrays(query.timestamps, hit_q % n, assets, ref_t, dists, hit_q >= n,
                         query_informative=query.informative, params=params)

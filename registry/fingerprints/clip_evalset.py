@@ -288,7 +288,8 @@ def reference_fingerprints() -> dict[int, VideoFingerprint]:
             keep[lo:hi] = False
             fp = dataclasses.replace(
                 fp, timestamps=fp.timestamps[keep], hashes=fp.hashes[keep],
-                mirror_hashes=fp.mirror_hashes[keep], informative=fp.informative[keep])
+                mirror_hashes=fp.mirror_hashes[keep], informative=fp.informative[keep],
+                variant_hashes=fp.variant_hashes[keep])
         refs[work] = fp
     return refs
 

@@ -25,6 +25,18 @@ is close to decode-only time -- see scripts/bench_fingerprints.py.
 Mirror robustness: for a horizontally flipped image the DCT coefficient (u, v)
 becomes (-1)**v times the original, so the pHash of the mirrored frame is derived
 from the same coefficients for free and stored as ``mirror_hashes``.
+
+Crop robustness (reference side only): cropping ~10% per side moves a frame's
+whole-frame pHash well past the match radius, so a *registered* frame is also hashed
+through a fixed set of crop windows (``CROP_VARIANTS``: centred zooms and
+corner-anchored windows), stored as ``variant_hashes`` (n_frames, k) and indexed under
+the frame's own id (``alignment.register_video``). A cropped copy's plain pHash then
+lands near one of them, and the query side is unchanged: still one plain
+``imagehash.phash`` (and its mirror) per frame. The window set is closed under
+horizontal mirroring, so a mirrored *and* cropped copy is found through the query's
+mirror hash. Each window is resampled to 32x32 by exact area averaging of a
+``_THUMB`` x ``_THUMB`` thumbnail, folded into the DCT matrices (one (8 x _THUMB)
+matrix per axis and window), so a variant costs two small matrix products per frame.
 """
 
 from __future__ import annotations
@@ -34,7 +46,7 @@ import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import av
 import numpy as np
@@ -73,7 +85,41 @@ MAX_BAD_PACKETS = 8  # a few damaged packets are concealed by the decoder; many 
 MIN_DETAIL_STD = 3.0  # grey-level std (0..255) below which a frame counts as flat
 
 _SIDE = 32  # imagehash: hash_size 8 * highfreq_factor 4
+_THUMB = 64  # grey thumbnail made by swscale; a multiple of _SIDE (crops are resampled from it)
 _BATCH = 512  # frames per batched DCT
+
+
+class CropVariant(NamedTuple):
+    """A crop window, as fractions of the frame's width and height."""
+
+    name: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+def _centred(keep: float) -> CropVariant:
+    m = (1.0 - keep) / 2
+    return CropVariant(f"centre {keep:.0%}", m, m, 1.0 - m, 1.0 - m)
+
+
+def _corner(keep: float, corner: str) -> CropVariant:
+    x0 = 0.0 if "left" in corner else 1.0 - keep
+    y0 = 0.0 if "top" in corner else 1.0 - keep
+    return CropVariant(f"{corner} {keep:.0%}", x0, y0, x0 + keep, y0 + keep)
+
+
+_CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+# Reference-frame crop windows hashed besides the whole frame (order = the columns of
+# VideoFingerprint.variant_hashes). Closed under horizontal mirroring.
+CROP_VARIANTS: tuple[CropVariant, ...] = (
+    _centred(0.9), _centred(0.8), _centred(0.7),
+    *(_corner(0.9, c) for c in _CORNERS),
+    *(_corner(0.8, c) for c in _CORNERS),
+)
+VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in CROP_VARIANTS)
 
 
 def _dct_matrix() -> np.ndarray:
@@ -85,6 +131,35 @@ def _dct_matrix() -> np.ndarray:
 
 _DCT8 = _dct_matrix()
 _MIRROR_SIGN = np.tile((-1.0) ** np.arange(8), 8)  # (-1)**v for the row-major 8x8 block
+
+
+def _area_matrix(lo: float, hi: float, n_in: int, n_out: int = _SIDE) -> np.ndarray:
+    """(n_out, n_in) weights resampling the interval [lo, hi) of ``n_in`` unit pixels
+    to ``n_out`` pixels by exact area averaging (fractional pixel coverage)."""
+    edges = lo + (hi - lo) * np.arange(n_out + 1) / n_out
+    px = np.arange(n_in)
+    overlap = (np.minimum(edges[1:, None], px[None, :] + 1.0)
+               - np.maximum(edges[:-1, None], px[None, :]))
+    return np.clip(overlap, 0.0, None) * (n_out / (hi - lo))
+
+
+def _variant_tables(variants: tuple[CropVariant, ...], side: int):
+    """Per window: DCT-of-resampled-crop matrices for rows and columns, (k, 8, side)
+    each, and the thumbnail pixel box [y0, y1, x0, x1) used for its detail test."""
+    rows = np.empty((len(variants), 8, side))
+    cols = np.empty((len(variants), 8, side))
+    boxes = np.empty((len(variants), 4), np.int64)
+    for i, v in enumerate(variants):
+        if not (0.0 <= v.left < v.right <= 1.0 and 0.0 <= v.top < v.bottom <= 1.0):
+            raise ValueError(f"bad crop window {v}")
+        rows[i] = _DCT8 @ _area_matrix(v.top * side, v.bottom * side, side)
+        cols[i] = _DCT8 @ _area_matrix(v.left * side, v.right * side, side)
+        boxes[i] = [round(v.top * side), round(v.bottom * side),
+                    round(v.left * side), round(v.right * side)]
+    return rows, cols, boxes
+
+
+_VARIANT_ROWS, _VARIANT_COLS, _VARIANT_BOXES = _variant_tables(CROP_VARIANTS, _THUMB)
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,11 +177,19 @@ class VideoFingerprint:
     frame_rate: float | None
     frames_decoded: int
     sample_fps: float
+    # uint64 (n_frames, k): pHash of each frame through the crop windows VARIANT_NAMES
+    # (k = 0 when not computed: query-side fingerprints, client hashes). A window
+    # without detail (flat crop) holds the frame's own hash instead.
+    variant_hashes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.timestamps)
         if not (len(self.hashes) == len(self.mirror_hashes) == len(self.informative) == n):
             raise ValueError("fingerprint arrays must have the same length")
+        if self.variant_hashes is None:
+            object.__setattr__(self, "variant_hashes", np.empty((n, 0), np.uint64))
+        elif self.variant_hashes.ndim != 2 or self.variant_hashes.shape[0] != n:
+            raise ValueError("variant_hashes must have shape (n_frames, k)")
 
     def __len__(self) -> int:
         return int(self.hashes.shape[0])
@@ -133,6 +216,32 @@ def hashes_from_gray(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return _pack(coef), _pack(mirrored), informative
 
 
+def hashes_from_thumbnails(
+    thumbs: np.ndarray, variants: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """pHash, mirrored pHash, informative flag and crop-variant pHashes (n, k) of
+    (n, _THUMB, _THUMB) grey thumbnails (k = 0 with ``variants=False``)."""
+    n, side = len(thumbs), thumbs.shape[-1]
+    f = side // _SIDE
+    if side != _THUMB or f * _SIDE != side or thumbs.shape[1] != side:
+        raise ValueError(f"expected (n, {_THUMB}, {_THUMB}) thumbnails")
+    pixels = thumbs.astype(np.float64)
+    # the 32x32 of the whole frame: exact f x f box average (area resampling)
+    h, m, info = hashes_from_gray(pixels.reshape(n, _SIDE, f, _SIDE, f).mean(axis=(2, 4)))
+    k = len(CROP_VARIANTS) if variants else 0
+    out = np.empty((n, k), np.uint64)
+    if k and n:
+        # columns of every window in one product, then each window's rows
+        x = (pixels.reshape(n * side, side) @ _VARIANT_COLS.reshape(8 * k, side).T)
+        x = x.reshape(n, side, k, 8).transpose(0, 2, 1, 3)  # (n, k, side, 8)
+        coef = np.matmul(_VARIANT_ROWS[None], x)  # (n, k, 8, 8)
+        out[:] = _pack(coef.reshape(n * k, 64)).reshape(n, k)
+        for j, (y0, y1, x0, x1) in enumerate(_VARIANT_BOXES):
+            flat = pixels[:, y0:y1, x0:x1].reshape(n, -1).std(axis=1) < MIN_DETAIL_STD
+            out[flat, j] = h[flat]
+    return h, m, info, out
+
+
 def _pack(coef: np.ndarray) -> np.ndarray:
     bits = coef > np.median(coef, axis=1, keepdims=True)
     return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
@@ -145,8 +254,13 @@ def fingerprint_video(
     max_duration_s: float = DEFAULT_MAX_DURATION_S,
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    crop_variants: bool = True,
 ) -> VideoFingerprint:
     """Fingerprint a clip from a path, raw bytes or a binary file object.
+
+    ``crop_variants`` also hashes every kept frame through ``CROP_VARIANTS`` (needed
+    for clips that get *registered*; a query only uses ``hashes``/``mirror_hashes``,
+    so query-only callers may pass False to skip that work).
 
     ``max_duration_s`` is checked against the container metadata before decoding and
     against frame timestamps while decoding; ``max_frames`` caps *decoded* frames.
@@ -163,7 +277,8 @@ def fingerprint_video(
     with container:
         stream = _video_stream(container)
         _check_metadata(container, stream, max_duration_s, max_frames, max_pixels)
-        return _decode(container, stream, sample_fps, max_duration_s, max_frames)
+        return _decode(container, stream, sample_fps, max_duration_s, max_frames,
+                       crop_variants)
 
 
 def _as_source(obj):
@@ -225,7 +340,8 @@ def _nominal_rate(stream) -> float | None:
     return None
 
 
-def _decode(container, stream, sample_fps, max_duration_s, max_frames) -> VideoFingerprint:
+def _decode(container, stream, sample_fps, max_duration_s, max_frames,
+            crop_variants=True) -> VideoFingerprint:
     stream.thread_type = "AUTO"  # frame + slice threads; thread_count 0 = one per core
     ctx = stream.codec_context
     time_base = stream.time_base or Fraction(1, 1000)
@@ -233,12 +349,13 @@ def _decode(container, stream, sample_fps, max_duration_s, max_frames) -> VideoF
     start = stream.start_time
     reformatter = VideoReformatter()  # reused so swscale keeps one cached context
 
-    gray = np.empty((_BATCH, _SIDE, _SIDE), np.uint8)
+    gray = np.empty((_BATCH, _THUMB, _THUMB), np.uint8)
     filled = 0
     times: list[float] = []
     hashes: list[np.ndarray] = []
     mirrors: list[np.ndarray] = []
     details: list[np.ndarray] = []
+    variants: list[np.ndarray] = []
     decoded = bad_packets = 0
     last_slot = -math.inf
     last_t = None
@@ -246,10 +363,11 @@ def _decode(container, stream, sample_fps, max_duration_s, max_frames) -> VideoF
     def flush() -> None:
         nonlocal filled
         if filled:
-            h, m, info = hashes_from_gray(gray[:filled])
+            h, m, info, v = hashes_from_thumbnails(gray[:filled], crop_variants)
             hashes.append(h)
             mirrors.append(m)
             details.append(info)
+            variants.append(v)
             filled = 0
 
     try:
@@ -284,7 +402,7 @@ def _decode(container, stream, sample_fps, max_duration_s, max_frames) -> VideoF
                     continue
                 last_slot = slot
                 small = reformatter.reformat(
-                    frame, width=_SIDE, height=_SIDE, format="gray",
+                    frame, width=_THUMB, height=_THUMB, format="gray",
                     interpolation=Interpolation.AREA)
                 gray[filled] = small.to_ndarray()
                 filled += 1
@@ -306,13 +424,14 @@ def _decode(container, stream, sample_fps, max_duration_s, max_frames) -> VideoF
 
     ts = np.asarray(times, dtype=np.float64)  # increasing by construction
     h, m, info = np.concatenate(hashes), np.concatenate(mirrors), np.concatenate(details)
+    v = np.concatenate(variants)
     duration = _declared_duration(container, stream)
     if duration is None:
         duration = float(ts[-1]) + (1.0 / rate if rate else 0.0)
     return VideoFingerprint(
         timestamps=ts, hashes=h, mirror_hashes=m, informative=info, duration_s=float(duration),
         width=ctx.width, height=ctx.height, codec=ctx.name, frame_rate=rate,
-        frames_decoded=decoded, sample_fps=float(sample_fps))
+        frames_decoded=decoded, sample_fps=float(sample_fps), variant_hashes=v)
 
 
 # --------------------------------------------------------------------------- sniffing

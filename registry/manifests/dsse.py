@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from registry.core.signing import Signer, Verifier
@@ -91,15 +91,20 @@ def sign_envelope(payload_type: str, payload: bytes, signers: Sequence[Signer]) 
     }
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two "payload" members would let different parsers see different
-    # payloads; refuse instead of silently keeping the last one.
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise DSSEError(f"duplicate JSON member {k!r}")
-        out[k] = v
-    return out
+def unique_members(error: type[ValueError]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A json ``object_pairs_hook`` refusing duplicate members: two "payload" members
+    would let different parsers see different payloads."""
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                raise error(f"duplicate JSON member {k!r}")
+            out[k] = v
+        return out
+    return hook
+
+
+_reject_duplicate_keys = unique_members(DSSEError)
 
 
 def _load_envelope(envelope: dict[str, Any] | bytes | str) -> dict[str, Any]:

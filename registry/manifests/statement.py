@@ -16,7 +16,7 @@ from typing import Any
 import rfc8785
 
 from registry.core.signing import Signer
-from registry.manifests.dsse import sign_envelope
+from registry.manifests.dsse import sign_envelope, unique_members
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -68,13 +68,7 @@ def sign_statement(statement: Mapping[str, Any], signers: Sequence[Signer]) -> d
     return sign_envelope(PAYLOAD_TYPE, serialize_statement(statement), signers)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise StatementError(f"duplicate JSON member {k!r}")
-        out[k] = v
-    return out
+_no_duplicates = unique_members(StatementError)
 
 
 def parse_statement(payload: bytes) -> dict[str, Any]:
