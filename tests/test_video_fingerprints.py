@@ -18,7 +18,14 @@ import pytest
 from PIL import Image, ImageOps
 
 from registry.fingerprints import video as video_mod
-from registry.fingerprints.alignment import AlignParams, align, match_video, register_video
+from registry.fingerprints.alignment import (
+    AlignParams,
+    align,
+    best_hit_per_frame_id,
+    match_video,
+    reference_entries,
+    register_video,
+)
 from registry.fingerprints.errors import (
     CorruptMedia,
     DecompressionBomb,
@@ -34,7 +41,13 @@ from registry.fingerprints.index import (
     popcount64,
     split_frame_ids,
 )
-from registry.fingerprints.video import fingerprint_video, phash_to_int
+from registry.fingerprints.video import (
+    CROP_VARIANTS,
+    VARIANT_NAMES,
+    fingerprint_video,
+    hashes_from_thumbnails,
+    phash_to_int,
+)
 from tests.media import make_variant
 
 BUNNY, BIKES, CARPHONE = 0, 1, 2
@@ -94,6 +107,45 @@ def test_fast_hashes_match_imagehash_on_bikes(refs):
     assert (d == 0).mean() > 0.5
 
 
+def test_crop_variant_hashes_match_imagehash_of_the_crops(refs):
+    fp = refs[BIKES]
+    assert fp.variant_hashes.shape == (len(fp), len(CROP_VARIANTS)) == (250, len(VARIANT_NAMES))
+    assert fp.variant_hashes.dtype == np.uint64
+    with av.open(str(clip("bikes.mp4"))) as container:
+        images = [f.to_image() for i, f in enumerate(container.decode(video=0)) if i % 5 == 0]
+    w, h = images[0].size
+    for j, v in enumerate(CROP_VARIANTS):
+        box = (round(v.left * w), round(v.top * h), round(v.right * w), round(v.bottom * h))
+        want = np.array([phash_to_int(imagehash.phash(im.crop(box))) for im in images], np.uint64)
+        d = popcount64(want ^ fp.variant_hashes[::5, j])
+        assert d.mean() < 1.5 and d.max() <= 8, (v.name, d.mean(), d.max())
+        # and a crop is far from the whole frame: that is why the variants are needed
+        assert np.median(popcount64(want ^ fp.hashes[::5])) > 8, v.name
+
+
+def test_crop_windows_are_closed_under_mirroring():
+    windows = {(round(v.left, 6), round(v.top, 6), round(v.right, 6), round(v.bottom, 6))
+               for v in CROP_VARIANTS}
+    assert len(windows) == len(CROP_VARIANTS) == len(set(VARIANT_NAMES))
+    for left, top, right, bottom in windows:
+        assert (round(1 - right, 6), top, round(1 - left, 6), bottom) in windows
+
+
+def test_flat_crop_windows_fall_back_to_the_frame_hash():
+    thumbs = np.full((3, 64, 64), 40, np.uint8)
+    thumbs[1, :, :32] = 200  # left half bright: every window has detail
+    thumbs[2, :6, :] = 220  # a thin bright band at the top: windows below it are flat
+    h, m, info, var = hashes_from_thumbnails(thumbs)
+    assert info.tolist() == [False, True, True]
+    assert var.shape == (3, len(CROP_VARIANTS))
+    assert (var[0] == h[0]).all()  # flat frame, flat windows
+    assert (var[1] != h[1]).any()
+    flat = [j for j, v in enumerate(CROP_VARIANTS) if v.top >= 0.1]
+    assert flat and (var[2, flat] == h[2]).all()
+    assert hashes_from_thumbnails(thumbs, variants=False)[3].shape == (3, 0)
+    np.testing.assert_array_equal(hashes_from_thumbnails(thumbs, variants=False)[0], h)
+
+
 def test_sampling_keeps_every_frame_up_to_sample_fps(refs):
     fp = refs[BIKES]  # 25 fps source, default sample_fps 30: every frame, PTS times
     np.testing.assert_allclose(fp.timestamps, np.arange(250) / 25.0, atol=1e-9)
@@ -111,6 +163,11 @@ def test_accepts_bytes_and_file_objects(refs):
         from_file = fingerprint_video(fh)
     np.testing.assert_array_equal(from_bytes.hashes, refs[CARPHONE].hashes)
     np.testing.assert_array_equal(from_file.hashes, refs[CARPHONE].hashes)
+    np.testing.assert_array_equal(from_file.variant_hashes, refs[CARPHONE].variant_hashes)
+    query_only = fingerprint_video(data, crop_variants=False)
+    assert query_only.variant_hashes.shape == (len(query_only), 0)
+    np.testing.assert_array_equal(query_only.hashes, refs[CARPHONE].hashes)
+    np.testing.assert_array_equal(query_only.mirror_hashes, refs[CARPHONE].mirror_hashes)
 
 
 # --------------------------------------------------------------------------- alignment
@@ -136,6 +193,23 @@ def test_transformed_excerpt_aligns_to_its_source(tmp_path, index, speed):
     assert best.ref_end_s == pytest.approx(1.0 + 2.0 * speed, abs=0.25 * speed)
     assert best.matched_frames >= 10 and best.agreement >= 0.5
     assert all(m.ref_asset_id == BIKES for m in matches)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_ten_percent_crop_aligns_through_the_variants(tmp_path, index, refs, mirror):
+    # 10% off every side (64% of the area), re-encoded: the whole-frame pHash is lost
+    query_file = make_variant(clip("bikes.mp4"), tmp_path / "q.mp4", start=2.0, duration=2.0,
+                              crop=0.10, mirror=mirror, bitrate=300_000)
+    query = fingerprint_video(query_file, crop_variants=False)
+    matches = match_video(query, index)
+    assert matches and all(m.ref_asset_id == BIKES for m in matches)
+    best = matches[0]
+    assert best.mirrored == mirror
+    assert abs(best.offset_s - 2.0) <= 0.04 + 1e-6 and abs(best.speed - 1) <= 0.05
+    assert best.agreement >= 0.5
+    plain = FrameHashIndex()  # the same references without their crop variants
+    plain.add(frame_ids(BIKES, refs[BIKES].timestamps), refs[BIKES].hashes)
+    assert match_video(query, plain) == []
 
 
 def test_plain_trim_aligns_exactly(tmp_path, index):
@@ -341,8 +415,38 @@ def test_frame_ids_round_trip_and_asset_removal(refs):
     assert set(assets.tolist()) == {5}
     np.testing.assert_allclose(times, fp.timestamps, atol=5e-4)
     index = FrameHashIndex()
-    register_video(index, 5, fp)
+    assert (register_video(index, 5, fp) == frame_ids(5, fp.timestamps[fp.informative])).all()
     register_video(index, 6, refs[BIKES])
-    assert index.remove_id_range(*asset_id_range(5)) == len(fp)
-    assert index.ntotal == len(refs[BIKES])
+    k = len(CROP_VARIANTS)
+    n5 = len(reference_entries(5, fp.timestamps, fp.hashes, fp.informative, fp.variant_hashes)[0])
+    n6 = len(reference_entries(6, refs[BIKES].timestamps, refs[BIKES].hashes,
+                               refs[BIKES].informative, refs[BIKES].variant_hashes)[0])
+    assert fp.informative.sum() < n5 <= (1 + k) * fp.informative.sum()
+    assert index.ntotal == n5 + n6
+    assert index.remove_id_range(*asset_id_range(5)) == n5  # every code of every frame
+    assert index.ntotal == n6
     assert match_video(fp, index) == []
+
+
+def test_reference_entries_share_the_frame_id():
+    ts = np.array([0.0, 0.04, 0.08])
+    hashes = np.array([1, 2, 3], np.uint64)
+    variants = np.array([[10, 11, 1], [2, 2, 2], [30, 31, 32]], np.uint64)
+    informative = np.array([True, True, False])
+    ids, codes = reference_entries(7, ts, hashes, informative, variants)
+    frame = frame_ids(7, ts)
+    # frame 0: its hash and two distinct variants (the third repeats the hash);
+    # frame 1: variants all equal to its hash; frame 2: not informative
+    assert sorted(zip(ids.tolist(), codes.tolist())) == sorted(
+        [(frame[0], 1), (frame[0], 10), (frame[0], 11), (frame[1], 2)])
+    plain_ids, plain_codes = reference_entries(7, ts, hashes, informative)
+    assert plain_ids.tolist() == frame[:2].tolist() and plain_codes.tolist() == [1, 2]
+
+
+def test_one_hit_per_query_hash_and_reference_frame():
+    # query hash 0 hits frame 5 through two codes (distances 3 and 1) and frame 6 once
+    hit_q = np.array([0, 0, 0, 1, 1])
+    ids = np.array([5, 6, 5, 5, 5])
+    dists = np.array([1, 2, 3, 0, 4])
+    q, i, d = best_hit_per_frame_id(hit_q, ids, dists)
+    assert list(zip(q.tolist(), i.tolist(), d.tolist())) == [(0, 5, 1), (0, 6, 2), (1, 5, 0)]

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 from sqlmodel import Session, select
 
-from registry.fingerprints.index import FrameHashIndex, frame_ids
+from registry.fingerprints.alignment import reference_entries
+from registry.fingerprints.index import FrameHashIndex
 from registry.fingerprints.matching import Matcher
 from registry.fingerprints.models import FingerprintSet
 from registry.fingerprints.records import load_clip_frames, load_image_fingerprint
@@ -49,9 +49,8 @@ class LiveIndex:
                 self.images.add(record.no, load_image_fingerprint(record))
             else:
                 clip = load_clip_frames(record)
-                keep = clip.informative
-                self.frames.add(frame_ids(record.no, np.maximum(clip.timestamps[keep], 0.0)),
-                                clip.hashes[keep])
+                self.frames.add(*reference_entries(record.no, clip.timestamps, clip.hashes,
+                                                   clip.informative, clip.variant_hashes))
             self.asset_of[record.no] = record.asset_id
             if self.synced_until is None or record.created_at > self.synced_until:
                 self.synced_until = record.created_at

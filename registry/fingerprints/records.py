@@ -44,6 +44,7 @@ class ClipFrames:
     hashes: np.ndarray
     mirror_hashes: np.ndarray
     informative: np.ndarray
+    variant_hashes: np.ndarray | None = None  # (n, k) crop variants; absent in older rows
 
 
 def fingerprint_image_file(path: Path, max_pixels: int) -> ImageFingerprint:
@@ -69,7 +70,8 @@ def image_record(asset_id: str, fp: ImageFingerprint) -> FingerprintSet:
 def clip_record(asset_id: str, fp: VideoFingerprint) -> FingerprintSet:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, timestamps=fp.timestamps.astype(np.float64), hashes=fp.hashes,
-                        mirror_hashes=fp.mirror_hashes, informative=fp.informative)
+                        mirror_hashes=fp.mirror_hashes, informative=fp.informative,
+                        variant_hashes=fp.variant_hashes)
     first = fp.hashes[fp.informative][:1]
     return FingerprintSet(asset_id=asset_id, kind="video", version=VIDEO_FORMAT_VERSION,
                           phash=to_signed(int(first[0])) if len(first) else None,
@@ -83,7 +85,8 @@ def load_image_fingerprint(record: FingerprintSet) -> ImageFingerprint:
 def load_clip_frames(record: FingerprintSet) -> ClipFrames:
     with np.load(io.BytesIO(record.data)) as arrays:
         return ClipFrames(arrays["timestamps"], arrays["hashes"], arrays["mirror_hashes"],
-                          arrays["informative"])
+                          arrays["informative"],
+                          arrays["variant_hashes"] if "variant_hashes" in arrays else None)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Video fingerprints: one 64-bit pHash per sampled frame, with its timestamp.
+"""Video fingerprints: one 64-bit pHash per sampled frame, with its timestamp (plus,
+for clips being registered, the pHashes of a few crops of each frame).
 
 Each hash is bit-for-bit the same algorithm as ``imagehash.phash`` (grey image, 32x32
 resize, 2-D DCT-II, top-left 8x8 block, bit = coefficient > median of those 64), in
@@ -17,10 +18,12 @@ needs 5 agreeing frames over 0.5 s. Timestamps are ``(pts - stream.start_time) *
 time_base`` in seconds (presentation time, so variable frame rate is handled);
 missing or non-increasing timestamps continue the timeline at the nominal rate.
 
-Speed: decoding runs with FFmpeg's codec threads; each kept frame is shrunk to 32x32
-grey by swscale (C, no RGB frame is ever built) and the DCTs run batched in numpy
-(only the 8x8 low-frequency corner is computed: two small matrix products). The cost
-is close to decode-only time -- see scripts/bench_fingerprints.py.
+Speed: decoding runs with FFmpeg's codec threads; each kept frame is shrunk to a 64x64
+grey thumbnail by swscale (C, no RGB frame is ever built; its 2x2 box average is the
+32x32 area-resampled frame) and the DCTs run batched in numpy (only the 8x8
+low-frequency corner is computed: small matrix products, kept per frame so OpenBLAS
+stays single-threaded). With the crop variants the cost is ~1.15x decode-only time
+(~1.1x without) -- see scripts/bench_fingerprints.py.
 
 Mirror robustness: for a horizontally flipped image the DCT coefficient (u, v)
 becomes (-1)**v times the original, so the pHash of the mirrored frame is derived
@@ -34,9 +37,14 @@ the frame's own id (``alignment.register_video``). A cropped copy's plain pHash 
 lands near one of them, and the query side is unchanged: still one plain
 ``imagehash.phash`` (and its mirror) per frame. The window set is closed under
 horizontal mirroring, so a mirrored *and* cropped copy is found through the query's
-mirror hash. Each window is resampled to 32x32 by exact area averaging of a
+mirror hash. Each window is resampled to 32x32 by exact area averaging of the
 ``_THUMB`` x ``_THUMB`` thumbnail, folded into the DCT matrices (one (8 x _THUMB)
-matrix per axis and window), so a variant costs two small matrix products per frame.
+matrix per axis and window), so a variant costs two small matrix products per frame;
+its bits agree with ``imagehash.phash`` of the cropped frame as closely as the whole-
+frame hash does. Coverage is local: a window finds crops within roughly +-5% of its
+scale and +-2% of its position, so crops *between* the windows (e.g. a 10%-per-side
+crop shifted half-way to a corner) are still missed -- denser sets cost one index
+entry per window and frame.
 """
 
 from __future__ import annotations
@@ -143,23 +151,31 @@ def _area_matrix(lo: float, hi: float, n_in: int, n_out: int = _SIDE) -> np.ndar
     return np.clip(overlap, 0.0, None) * (n_out / (hi - lo))
 
 
-def _variant_tables(variants: tuple[CropVariant, ...], side: int):
-    """Per window: DCT-of-resampled-crop matrices for rows and columns, (k, 8, side)
-    each, and the thumbnail pixel box [y0, y1, x0, x1) used for its detail test."""
-    rows = np.empty((len(variants), 8, side))
-    cols = np.empty((len(variants), 8, side))
-    boxes = np.empty((len(variants), 4), np.int64)
-    for i, v in enumerate(variants):
+def _window_tables(windows: tuple[CropVariant, ...], side: int):
+    """DCT-of-area-resampled-crop matrices for ``windows`` on a ``side``-pixel square:
+    distinct row (top/bottom) matrices (r, 8, side), each window's row-matrix number
+    (w,), and its column matrix (w, 8, side)."""
+    intervals: dict[tuple[float, float], int] = {}
+    row_of = np.empty(len(windows), np.int64)
+    cols = np.empty((len(windows), 8, side))
+    for i, v in enumerate(windows):
         if not (0.0 <= v.left < v.right <= 1.0 and 0.0 <= v.top < v.bottom <= 1.0):
             raise ValueError(f"bad crop window {v}")
-        rows[i] = _DCT8 @ _area_matrix(v.top * side, v.bottom * side, side)
+        row_of[i] = intervals.setdefault((v.top, v.bottom), len(intervals))
         cols[i] = _DCT8 @ _area_matrix(v.left * side, v.right * side, side)
-        boxes[i] = [round(v.top * side), round(v.bottom * side),
-                    round(v.left * side), round(v.right * side)]
-    return rows, cols, boxes
+    rows = np.stack([_DCT8 @ _area_matrix(a * side, b * side, side) for a, b in intervals])
+    return rows, row_of, cols
 
 
-_VARIANT_ROWS, _VARIANT_COLS, _VARIANT_BOXES = _variant_tables(CROP_VARIANTS, _THUMB)
+_FULL_FRAME = CropVariant("full frame", 0.0, 0.0, 1.0, 1.0)
+# window 0 is the whole frame (the plain pHash), then CROP_VARIANTS
+_WINDOW_ROWS, _WINDOW_ROW_OF, _WINDOW_COLS = _window_tables((_FULL_FRAME, *CROP_VARIANTS), _THUMB)
+_WINDOW_ROWS_FLAT = _WINDOW_ROWS.reshape(-1, _THUMB)
+# std of the 8x8-low-pass 32x32 image from our (unnormalised, 4x orthonormal-over-alpha)
+# DCT coefficients, by Parseval: sum of (coef * alpha_u * alpha_v / 4)**2 over the AC terms
+_ALPHA = np.r_[np.sqrt(1 / _SIDE), np.full(7, np.sqrt(2 / _SIDE))]
+_LOWPASS_WEIGHTS = (np.outer(_ALPHA, _ALPHA) / 4).ravel() ** 2 / _SIDE**2
+_LOWPASS_WEIGHTS[0] = 0.0  # DC
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,26 +236,44 @@ def hashes_from_thumbnails(
     thumbs: np.ndarray, variants: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """pHash, mirrored pHash, informative flag and crop-variant pHashes (n, k) of
-    (n, _THUMB, _THUMB) grey thumbnails (k = 0 with ``variants=False``)."""
+    (n, _THUMB, _THUMB) uint8 grey thumbnails (k = 0 with ``variants=False``).
+
+    The whole frame's 32x32 is the exact 2x2 box average of the thumbnail (the same
+    area resampling swscale did straight to 32x32), and ``informative`` is its pixel
+    std as before. A crop window with no low-frequency detail (std of its 8x8-low-pass
+    32x32 below MIN_DETAIL_STD: bits that are noise) gets the frame's own hash instead.
+    """
     n, side = len(thumbs), thumbs.shape[-1]
-    f = side // _SIDE
-    if side != _THUMB or f * _SIDE != side or thumbs.shape[1] != side:
+    if thumbs.shape[1:] != (_THUMB, _THUMB):
         raise ValueError(f"expected (n, {_THUMB}, {_THUMB}) thumbnails")
+    w = 1 + (len(CROP_VARIANTS) if variants else 0)
+    n_rows = int(_WINDOW_ROW_OF[:w].max()) + 1
     pixels = thumbs.astype(np.float64)
-    # the 32x32 of the whole frame: exact f x f box average (area resampling)
-    h, m, info = hashes_from_gray(pixels.reshape(n, _SIDE, f, _SIDE, f).mean(axis=(2, 4)))
-    k = len(CROP_VARIANTS) if variants else 0
-    out = np.empty((n, k), np.uint64)
-    if k and n:
-        # columns of every window in one product, then each window's rows
-        x = (pixels.reshape(n * side, side) @ _VARIANT_COLS.reshape(8 * k, side).T)
-        x = x.reshape(n, side, k, 8).transpose(0, 2, 1, 3)  # (n, k, side, 8)
-        coef = np.matmul(_VARIANT_ROWS[None], x)  # (n, k, 8, 8)
-        out[:] = _pack(coef.reshape(n * k, 64)).reshape(n, k)
-        for j, (y0, y1, x0, x1) in enumerate(_VARIANT_BOXES):
-            flat = pixels[:, y0:y1, x0:x1].reshape(n, -1).std(axis=1) < MIN_DETAIL_STD
-            out[flat, j] = h[flat]
-    return h, m, info, out
+    # Per-frame products, stacked: each BLAS call is small enough to stay on one thread
+    # (one big product would wake OpenBLAS's thread pool, which then fights the
+    # decoder's threads for the cores). First every distinct top/bottom interval...
+    rows = np.concatenate([np.matmul(_WINDOW_ROWS_FLAT[i:min(i + 32, 8 * n_rows)], pixels)
+                           for i in range(0, 8 * n_rows, 32)], axis=1)
+    rows = rows.reshape(n, -1, 8, side)
+    # ... then, per interval, the left/right transforms of the windows sharing it
+    coef = np.empty((w, n, 8, 8))
+    for r in range(n_rows):
+        js = np.flatnonzero(_WINDOW_ROW_OF[:w] == r)
+        prod = np.matmul(rows[:, r], _WINDOW_COLS[js].reshape(8 * len(js), side).T)
+        coef[js] = prod.reshape(n, 8, len(js), 8).transpose(2, 0, 1, 3)
+    coef = coef.reshape(w, n, 64)
+    codes = _pack(coef.reshape(w * n, 64)).reshape(w, n)
+    h = codes[0]
+    mirror = _pack(coef[0] * _MIRROR_SIGN)
+    x, f = thumbs.astype(np.float32), side // _SIDE
+    small = sum(x[:, i::f, j::f] for i in range(f) for j in range(f)) / (f * f)
+    informative = small.reshape(n, -1).std(axis=1, dtype=np.float64) >= MIN_DETAIL_STD
+    out = codes[1:].T.copy()
+    if w > 1 and n:
+        lowpass_var = np.einsum("wnk,k->nw", coef[1:] ** 2, _LOWPASS_WEIGHTS)
+        flat = lowpass_var < MIN_DETAIL_STD**2
+        out[flat] = np.broadcast_to(h[:, None], out.shape)[flat]
+    return h, mirror, informative, out
 
 
 def _pack(coef: np.ndarray) -> np.ndarray:
