@@ -147,7 +147,8 @@ def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, setti
         info = probe(staged, max_pixels=settings.max_image_pixels,
                      max_clip_seconds=settings.max_clip_seconds)
         if info.is_video:
-            fp = fingerprint_clip_file(staged, settings.max_clip_seconds, settings.max_image_pixels)
+            fp = fingerprint_clip_file(staged, settings.max_clip_seconds, settings.max_image_pixels,
+                                       reference=False)
             hits = _clip_hits(live, fp)
         else:
             hits = _image_hits(live, staged, settings)

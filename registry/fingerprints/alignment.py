@@ -39,9 +39,10 @@ from registry.fingerprints.index import FrameHashIndex, frame_ids, split_frame_i
 from registry.fingerprints.video import VideoFingerprint
 
 # Bits of 64. Re-encoding, rescaling and mirroring stay within ~4 bits; a 4% crop
-# pushes half the frames to 8-12. Radius 8 keeps exact lookups cheap (at 10 M frames
-# every substring table is probed with at most 2 flipped bits); 10 finds more cropped
-# frames for about 4x the lookup cost.
+# pushes half the frames to 8-12 from the whole-frame hash (larger crops are found
+# through the reference frames' crop-variant hashes, see register_video). Radius 8
+# keeps exact lookups cheap (at 10 M codes every substring table is probed with at
+# most 2 flipped bits); 10 finds more cropped frames for about 4x the lookup cost.
 DEFAULT_RADIUS = 8
 
 

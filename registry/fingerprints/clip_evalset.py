@@ -8,7 +8,9 @@ the unrelated clips matched."
 Everything is built offline from files that ship inside installed packages, and is
 deterministic (fixed edit lists, single-threaded x264):
 
-* Registered works, in one ``FrameHashIndex`` through ``register_video``:
+* Registered works, in one ``FrameHashIndex`` through ``register_video`` (each frame's
+  pHash and its crop-variant pHashes, ``video.CROP_VARIANTS``, under the frame's id;
+  the baselines below look up the same index, so they see the variants too):
   ``bigbuckbunny.mp4`` (1280x720, 25 fps, 5.28 s, one slow shot) and ``bikes.mp4``
   (640x272, 25 fps, 10 s, six shots) *with its fourth shot (frames 137-186,
   5.48-7.44 s: fence and street) cut out before registering*. The clips come from the
@@ -55,6 +57,7 @@ from registry.fingerprints.alignment import (
     AlignParams,
     ClipMatch,
     align_arrays,
+    best_hit_per_frame_id,
     match_video,
     register_video,
 )
@@ -491,6 +494,7 @@ def match_plain(query: VideoFingerprint, index: FrameHashIndex,
     """Baseline: the frames' own hashes only (no mirror probe), speed pinned to 1x."""
     lims, ids, dists = index.range_search_arrays(query.hashes, radius)
     hit_q = np.repeat(np.arange(len(query)), np.diff(lims))
+    hit_q, ids, dists = best_hit_per_frame_id(hit_q, ids, dists)
     assets, ref_t = split_frame_ids(ids)
     return align_arrays(query.timestamps, hit_q, assets, ref_t, dists,
                         query_informative=query.informative, params=NO_SPEED_SEARCH)
@@ -521,7 +525,7 @@ def evaluate_one(query: ClipQuery, refs: dict[int, VideoFingerprint],
     t0 = time.perf_counter()
     data = render(query)
     t1 = time.perf_counter()
-    fp = fingerprint_video(data)
+    fp = fingerprint_video(data, crop_variants=False)  # the query side: plain hashes only
     t2 = time.perf_counter()
     matches = match_video(fp, index)
     t3 = time.perf_counter()

@@ -28,6 +28,7 @@ log = logging.getLogger("registry.index")
 # to this much older than the newest one seen are re-checked on every catch-up.
 CATCH_UP_MARGIN = timedelta(minutes=2)
 _BATCH = 500
+MERGE_THRESHOLD = 262_144
 
 
 class LiveIndex:
@@ -35,7 +36,8 @@ class LiveIndex:
         self.directory = directory
         self.lock = threading.RLock()
         self.images = Matcher()
-        self.frames = FrameHashIndex()
+        # Each reference frame adds 12 codes (crop variants): merge pending adds less often.
+        self.frames = FrameHashIndex(merge_threshold=MERGE_THRESHOLD)
         self.asset_of: dict[int, str] = {}
         self.synced_until: datetime | None = None
 
@@ -106,7 +108,7 @@ class LiveIndex:
         if index._frames_file.exists() and index._state_file.exists():
             try:
                 state = json.loads(index._state_file.read_text())
-                index.frames = FrameHashIndex.load(index._frames_file)
+                index.frames = FrameHashIndex.load(index._frames_file, merge_threshold=MERGE_THRESHOLD)
                 index.asset_of = {int(no): asset for no, asset in state["frames"].items()}
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("saved frame index unusable (%s); rebuilding from the database", exc)

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from registry.assets.media import MediaInfo
     from registry.core.config import Settings
 
-VIDEO_FORMAT_VERSION = 1
+# 2: crop-variant hashes stored with each frame (rows of version 1 lack them).
+VIDEO_FORMAT_VERSION = 2
 
 
 def to_signed(code: int) -> int:
@@ -54,9 +55,12 @@ def fingerprint_image_file(path: Path, max_pixels: int) -> ImageFingerprint:
         raise media_error(exc) from None
 
 
-def fingerprint_clip_file(path: Path, max_seconds: float, max_pixels: int) -> VideoFingerprint:
+def fingerprint_clip_file(path: Path, max_seconds: float, max_pixels: int, *,
+                          reference: bool = True) -> VideoFingerprint:
+    """``reference``: also hash the crop windows (registered clips, not queries)."""
     try:
-        return fingerprint_video(path, max_duration_s=max_seconds, max_pixels=max_pixels)
+        return fingerprint_video(path, max_duration_s=max_seconds, max_pixels=max_pixels,
+                                 crop_variants=reference)
     except MediaError as exc:
         raise media_error(exc) from None
 

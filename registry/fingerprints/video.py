@@ -108,14 +108,14 @@ class CropVariant(NamedTuple):
 
 
 def _centred(keep: float) -> CropVariant:
-    m = (1.0 - keep) / 2
-    return CropVariant(f"centre {keep:.0%}", m, m, 1.0 - m, 1.0 - m)
+    m = round((1.0 - keep) / 2, 6)
+    return CropVariant(f"centre {keep:.0%}", m, m, round(1.0 - m, 6), round(1.0 - m, 6))
 
 
 def _corner(keep: float, corner: str) -> CropVariant:
-    x0 = 0.0 if "left" in corner else 1.0 - keep
-    y0 = 0.0 if "top" in corner else 1.0 - keep
-    return CropVariant(f"{corner} {keep:.0%}", x0, y0, x0 + keep, y0 + keep)
+    x0 = 0.0 if "left" in corner else round(1.0 - keep, 6)
+    y0 = 0.0 if "top" in corner else round(1.0 - keep, 6)
+    return CropVariant(f"{corner} {keep:.0%}", x0, y0, round(x0 + keep, 6), round(y0 + keep, 6))
 
 
 _CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
