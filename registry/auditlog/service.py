@@ -7,12 +7,13 @@ transaction, so a change without its entry (or the reverse) cannot be committed.
 import base64
 from datetime import date, datetime
 from decimal import Decimal
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import update
 from sqlmodel import Session, SQLModel
 
 from registry.auditlog import merkle
@@ -80,12 +81,27 @@ def record_view(session: Session, entity_type: str, entity: SQLModel) -> dict[st
 
 
 def node_lookup(session: Session) -> Callable[[list[NodeKey]], dict[NodeKey, bytes]]:
+    """Batched reads of stored Merkle nodes, one primary-key probe per key.
+
+    Written as ``(level = ? AND idx IN (...)) OR ...`` through the driver: SQLite scans the
+    whole table for a row-value ``IN``, and building an ORM query per call costs more than
+    the lookup itself (proofs and appends call this on every request).
+    """
     def lookup(keys: list[NodeKey]) -> dict[NodeKey, bytes]:
         if not keys:
             return {}
-        rows = session.execute(select(LogNode.level, LogNode.idx, LogNode.hash).where(
-            tuple_(LogNode.level, LogNode.idx).in_(keys))).all()
-        return {(level, idx): digest for level, idx, digest in rows}
+        by_level: dict[int, list[int]] = defaultdict(list)
+        for level, idx in keys:
+            by_level[level].append(idx)
+        connection = session.connection()
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        clauses, params = [], []
+        for level, idxs in by_level.items():
+            clauses.append(f"(level = {mark} AND idx IN ({', '.join([mark] * len(idxs))}))")
+            params += [level, *idxs]
+        rows = connection.exec_driver_sql(
+            f"SELECT level, idx, hash FROM log_node WHERE {' OR '.join(clauses)}", tuple(params))
+        return {(level, idx): bytes(digest) for level, idx, digest in rows}
     return lookup
 
 

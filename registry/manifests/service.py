@@ -44,27 +44,29 @@ def _fields(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
             for k, v in data.items()}
 
 
-def asset_entry(asset: Asset, source: Source, phash: int | None) -> dict[str, Any]:
+def asset_entry(row: Any, source: Source) -> dict[str, Any]:
     """One manifest line; ``phash`` is the image's (or the clip's first informative
     frame's) imagehash.phash in hex, as ``str(imagehash.phash(img))`` prints it."""
-    return {"asset_id": asset.id, "sha256": asset.sha256, "media_type": asset.media_type,
-            "byte_size": asset.byte_size, "licence_id": asset.licence_id or source.licence_id,
-            "holder_id": asset.holder_id,
-            "phash": None if phash is None else f"{to_unsigned(phash):016x}"}
+    return {"asset_id": row.id, "sha256": row.sha256, "media_type": row.media_type,
+            "byte_size": row.byte_size, "licence_id": row.licence_id or source.licence_id,
+            "holder_id": row.holder_id,
+            "phash": None if row.phash is None else f"{to_unsigned(row.phash):016x}"}
 
 
 def _document_parts(session: Session, source: Source) -> dict[str, Any]:
-    rows = session.exec(select(Asset, FingerprintSet.phash)
-                        .join(FingerprintSet, FingerprintSet.asset_id == Asset.id, isouter=True)
-                        .where(Asset.source_id == source.id, Asset.retired_at.is_(None))
-                        .order_by(Asset.id)).all()
+    # Plain rows, not ORM objects: a manifest may list hundreds of thousands of assets.
+    rows = session.execute(
+        select(Asset.id, Asset.sha256, Asset.media_type, Asset.byte_size, Asset.licence_id,
+               Asset.holder_id, FingerprintSet.phash)
+        .join(FingerprintSet, FingerprintSet.asset_id == Asset.id, isouter=True)
+        .where(Asset.source_id == source.id, Asset.retired_at.is_(None))
+        .order_by(Asset.id)).all()
     if not rows:
         raise Conflict(f"source {source.id} has no live assets to put in a manifest")
-    assets = [asset for asset, _ in rows]
-    entries = [asset_entry(asset, source, phash) for asset, phash in rows]
+    entries = [asset_entry(row, source) for row in rows]
     licence_ids = sorted({e["licence_id"] for e in entries} | {source.licence_id})
     holder_ids = sorted(set(holder_ids_of(session, [source.id]).get(source.id, []))
-                        | {a.holder_id for a in assets if a.holder_id})
+                        | {row.holder_id for row in rows if row.holder_id})
     licences = session.exec(select(Licence).where(Licence.id.in_(licence_ids))).all()
     holders = session.exec(select(RightsHolder).where(RightsHolder.id.in_(holder_ids))).all()
     return {"source": _fields(source, _SOURCE_FIELDS),
