@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -63,6 +64,8 @@ def test_sign_download_verify_offline_and_prove_an_asset(admin: Api, films: dict
     assert statement["_type"] == "https://in-toto.io/Statement/v1"
     assert {s["digest"]["sha256"] for s in statement["subject"]} == {a["sha256"] for a in films["assets"]}
     assert statement["predicate"]["licences"][0]["identifier"] == "CC-BY-4.0"
+    # The signed bytes are exactly the RFC 8785 form of the statement.
+    assert base64.b64decode(json.loads(envelope.content)["payload"]) == rfc8785.dumps(statement)
 
     proof["entry"]["sha256"] = films["assets"][0]["sha256"]
     forged = _save(tmp_path, "forged.json", json.dumps(proof))
@@ -119,7 +122,7 @@ def test_rotation_keeps_old_signatures_and_rejects_late_ones(admin: Api, films: 
         assert result.exit_code == 0, result.output
 
     # Someone holding the retired key signs a "new" manifest after its window closed.
-    statement, _ = build_manifest(
+    statement, _, _ = build_manifest(
         registry_origin=settings.log_origin, issued_at=utcnow() + timedelta(seconds=1),
         source={"id": films["source"]["id"]}, licences=[], rights_holders=[],
         assets=[{"asset_id": a["id"], "sha256": a["sha256"]} for a in films["assets"]])
@@ -136,7 +139,7 @@ def test_holder_signed_manifest_is_accepted_only_with_its_key(admin: Api, films:
     admin.ok("patch", f"/v1/holders/{holder_id}",
              json={"public_keys": [{"label": "studio", "ed25519": base64.b64encode(public).decode()}]})
     signer = SigningKey(VerificationKey(holder_id, public, None, None), private)
-    statement, _ = build_manifest(
+    statement, _, _ = build_manifest(
         registry_origin="blender.org", issued_at=utcnow(),
         source={"id": films["source"]["id"], "name": "Blender open movies"}, licences=[],
         rights_holders=[], assets=[{"asset_id": a["id"], "sha256": a["sha256"]} for a in films["assets"]])

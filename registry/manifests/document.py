@@ -23,17 +23,39 @@ def entry_leaf(entry: Mapping[str, Any]) -> bytes:
     return merkle.leaf_hash(rfc8785.dumps(dict(entry)))
 
 
-def asset_tree(entries: Sequence[Mapping[str, Any]]) -> merkle.InMemoryNodeStore:
+def asset_tree(entries: Sequence[Mapping[str, Any]],
+               canonical: Sequence[bytes] | None = None) -> merkle.InMemoryNodeStore:
     store = merkle.InMemoryNodeStore()
-    store.extend(entry_leaf(e) for e in entries)
+    if canonical is None:
+        store.extend(entry_leaf(e) for e in entries)
+    else:
+        store.extend(merkle.leaf_hash(c) for c in canonical)
     return store
+
+
+_ASSETS_SLOT = b'"assets":[]'
+
+
+def canonical_manifest(statement: Mapping[str, Any], canonical_assets: Sequence[bytes]) -> bytes:
+    """RFC 8785 bytes of the statement, re-using each asset entry's canonical bytes.
+
+    RFC 8785 serialises an array as its elements' canonical forms joined by commas, so the
+    statement is canonicalised with an empty asset list and the entries are spliced in:
+    the same bytes as ``rfc8785.dumps(statement)``, without canonicalising every entry twice.
+    """
+    predicate = dict(statement["predicate"], assets=[])
+    skeleton = rfc8785.dumps(dict(statement, predicate=predicate))
+    if skeleton.count(_ASSETS_SLOT) != 1:
+        return rfc8785.dumps(dict(statement))
+    return skeleton.replace(_ASSETS_SLOT, b'"assets":[' + b",".join(canonical_assets) + b"]")
 
 
 def build_manifest(*, registry_origin: str, source: dict[str, Any], licences: list[dict[str, Any]],
                    rights_holders: list[dict[str, Any]], assets: list[dict[str, Any]],
-                   issued_at: datetime) -> tuple[dict[str, Any], bytes]:
-    """Returns the statement and the Merkle root over its asset entries."""
-    store = asset_tree(assets)
+                   issued_at: datetime) -> tuple[dict[str, Any], bytes, bytes]:
+    """Returns the statement, its canonical bytes and the Merkle root over its assets."""
+    canonical_assets = [rfc8785.dumps(a) for a in assets]
+    store = asset_tree(assets, canonical_assets)
     root = merkle.root(store.size, store)
     predicate = {
         "registry": registry_origin,
@@ -45,7 +67,8 @@ def build_manifest(*, registry_origin: str, source: dict[str, Any], licences: li
         "asset_tree": {"alg": TREE_ALG, "size": len(assets), "root": root.hex()},
     }
     subjects = [Subject(name=f"asset:{a['asset_id']}", sha256=a["sha256"]) for a in assets]
-    return build_statement(subjects, PREDICATE_TYPE, predicate), root
+    statement = build_statement(subjects, PREDICATE_TYPE, predicate)
+    return statement, canonical_manifest(statement, canonical_assets), root
 
 
 @dataclass(frozen=True)

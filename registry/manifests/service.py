@@ -21,7 +21,8 @@ from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.manifests.document import build_manifest, prove_asset
 from registry.manifests.models import Manifest
-from registry.manifests.statement import sign_statement
+from registry.manifests.dsse import sign_envelope
+from registry.manifests.statement import PAYLOAD_TYPE
 from registry.manifests.verify import ManifestInvalid, verify_manifest
 from registry.signingkeys.service import active_signer
 from registry.sources.models import Source
@@ -81,11 +82,10 @@ def sign_source_manifest(session: Session, settings: Settings, actor: Actor,
     if source.retired_at is not None:
         raise Conflict(f"source {source_id} is retired")
     issued_at = utcnow()
-    statement, root = build_manifest(registry_origin=settings.log_origin, issued_at=issued_at,
+    statement, payload, root = build_manifest(registry_origin=settings.log_origin, issued_at=issued_at,
                                      **_document_parts(session, source))
     signer = active_signer(session, settings)
-    envelope = sign_statement(statement, [signer])
-    payload = base64.b64decode(envelope["payload"])
+    envelope = sign_envelope(PAYLOAD_TYPE, payload, [signer])
     manifest = Manifest(id=new_id("man"), source_id=source.id, kind="registry",
                         payload_sha256=hashlib.sha256(payload).hexdigest(), asset_root=root.hex(),
                         asset_count=len(statement["subject"]), envelope=json.dumps(envelope),
