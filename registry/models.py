@@ -6,9 +6,12 @@ def import_all_models() -> None:
     from registry.auditlog import models as _log  # noqa: F401
     from registry.auth import models as _auth  # noqa: F401
     from registry.checks import models as _checks  # noqa: F401
+    from registry.claims import models as _claims  # noqa: F401
     from registry.fingerprints import models as _fingerprints  # noqa: F401
     from registry.holders import models as _holders  # noqa: F401
     from registry.licences import models as _licences  # noqa: F401
+    from registry.lineage import models as _lineage  # noqa: F401
     from registry.manifests import models as _manifests  # noqa: F401
+    from registry.optouts import models as _optouts  # noqa: F401
     from registry.signingkeys import models as _signingkeys  # noqa: F401
     from registry.sources import models as _sources  # noqa: F401

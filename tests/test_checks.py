@@ -2,7 +2,6 @@ import io
 import threading
 from pathlib import Path
 
-import av
 import imagehash
 import pytest
 from fastapi.testclient import TestClient
@@ -36,15 +35,6 @@ def _check(api: Api, *files: tuple[str, bytes], status: int = 201) -> dict:
     return response.json()
 
 
-def _frame_at(path: Path, seconds: float) -> Image.Image:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            if frame.pts * stream.time_base >= seconds:
-                return frame.to_image()
-    raise AssertionError("clip too short")
-
-
 def test_transformed_image_is_a_copy_and_unrelated_is_clear(admin: Api, registered: dict) -> None:
     astronaut = Image.open(media.image("astronaut.png"))
     w, h = astronaut.size
@@ -62,7 +52,7 @@ def test_transformed_image_is_a_copy_and_unrelated_is_clear(admin: Api, register
 
 
 def test_generated_frame_matches_the_film_frame_it_copies(admin: Api, registered: dict) -> None:
-    frame = _frame_at(media.clip("bikes.mp4"), 6.0).resize((320, 136))
+    frame = media.frame_at(media.clip("bikes.mp4"), 6.0).resize((320, 136))
     result = _check(admin, ("frame.jpg", _jpeg(frame, 40)))
     [match] = [m for m in result["items"][0]["matches"] if m["via"] == "frame"]
     assert match["asset_id"] == registered["assets"]["bikes.mp4"]["id"]
@@ -95,14 +85,7 @@ def test_lookup_by_hash_only(admin: Api, registered: dict) -> None:
     assert found["matches"][0]["distance"] == 0 and found["verdict"] == "copy"
     assert nothing["verdict"] == "clear"
     # A clip's frames hashed locally, with their times: aligned like an uploaded clip.
-    times, hashes = [], []
-    with av.open(str(media.clip("bikes.mp4"))) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base)
-            if 2.0 <= t < 4.0:
-                times.append(round(t - 2.0, 3))
-                hashes.append(str(imagehash.phash(frame.to_image())))
+    times, hashes = media.frame_phashes(media.clip("bikes.mp4"), 2.0, 4.0)
     clip = admin.ok("post", "/v1/checks/fingerprints", 201, json={"phashes": hashes, "timestamps": times})
     span = clip["items"][0]["matches"][0]["spans"][0]
     assert span["offset_s"] == pytest.approx(2.0, abs=0.1)

@@ -15,7 +15,7 @@ import faiss
 import imagehash
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from registry.fingerprints import video as video_mod
 from registry.fingerprints.alignment import (

@@ -141,7 +141,8 @@ def _item(name: str, sha256: str | None, media_type: str | None, matches: list[M
 
 
 def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, settings: Settings,
-                 name: str, stream: BinaryIO) -> CheckItem:
+                 name: str, stream: BinaryIO, *, keep: bool = True) -> CheckItem:
+    """``keep=False``: match only, store nothing (a rights holder's lookup is not a check)."""
     with blobs.staging_file() as staged:
         sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
         info = probe(staged, max_pixels=settings.max_image_pixels,
@@ -152,6 +153,10 @@ def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, setti
             hits = _clip_hits(live, fp)
         else:
             hits = _image_hits(live, staged, settings)
+        # Kept by digest (the check records it) so that evidence reports can show the
+        # generated frames next to the registered ones; identical uploads share one blob.
+        if keep:
+            blobs.put(staged, sha256)
     return _item(name, sha256, info.media_type, _resolve(session, live, hits))
 
 

@@ -32,6 +32,8 @@ class Reason(BaseModel):
     code: str
     message: str
     licence_id: str | None = None
+    opt_out_id: str | None = Field(default=None, description="For opted_out: the opt-out")
+    asset_id: str | None = Field(default=None, description="For opted_out: the opted-out work")
 
 
 class Obligation(BaseModel):

@@ -16,6 +16,8 @@ from registry.evaluation.schemas import (EvaluationRequest, EvaluationResult, Ob
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.licences.schemas import WORLDWIDE
+from registry.fingerprints.live import LiveIndex
+from registry.optouts.service import opt_out_reasons
 from registry.sources.models import Source
 from registry.sources.service import get_source, holder_ids_of
 
@@ -90,7 +92,8 @@ def _source_signals(source: Source, use: Use) -> list[Reason]:
 
 
 def evaluate_source(session: Session, source: Source, use: Use, on: date,
-                    territory: str | None) -> SourceEvaluation:
+                    territory: str | None, live: LiveIndex | None = None) -> SourceEvaluation:
+    """``live``: also match opted-out works against registered clips' frames."""
     asset_licence_ids = set(session.exec(
         select(Asset.licence_id).where(Asset.source_id == source.id, Asset.retired_at.is_(None),
                                        Asset.licence_id.is_not(None)).distinct()).all())
@@ -99,6 +102,8 @@ def evaluate_source(session: Session, source: Source, use: Use, on: date,
     holder_ids = holder_ids_of(session, [source.id]).get(source.id, [])
     holders = list(session.exec(select(RightsHolder).where(RightsHolder.id.in_(holder_ids))).all())
     reasons = _source_signals(source, use)
+    # Every use trains on the material, so a work reserved against training denies them all.
+    reasons += opt_out_reasons(session, source.id, on, live)
     obligations: list[Obligation] = []
     for licence in licences:
         reasons += licence_reasons(licence, use, on, territory)
@@ -108,10 +113,11 @@ def evaluate_source(session: Session, source: Source, use: Use, on: date,
                             reasons=reasons, obligations=obligations)
 
 
-def evaluate(session: Session, actor: Actor, request: EvaluationRequest) -> EvaluationResult:
+def evaluate(session: Session, actor: Actor, request: EvaluationRequest,
+             live: LiveIndex | None = None) -> EvaluationResult:
     on = request.on or datetime.now(UTC).date()
     results = [evaluate_source(session, get_source(session, actor, sid), request.use, on,
-                               request.territory)
+                               request.territory, live)
                for sid in dict.fromkeys(request.source_ids)]
     verdicts = {r.verdict for r in results}
     verdict = (Verdict.denied if Verdict.denied in verdicts else

@@ -1,0 +1,167 @@
+"""Claims: a rights holder's copyright claim against a generation or compensation claim
+against a model, with its evidence attached at filing and a reviewed lifecycle.
+
+Every step (filing, status change, comment) is a ``ClaimEvent`` committed together with the
+claim. The claim is the audited record and its events are logged with it as an ``extra``
+(like a source's holder links): each step appends one ``claim`` entry whose data holds the
+claim and its full event history, so ``registry verify-log`` replays both tables.
+"""
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from registry.auditlog.service import Actor, audited, commit_change, snapshot
+from registry.auth.models import Role
+from registry.claims.evidence import compensation_evidence, copyright_evidence
+from registry.claims.models import Claim, ClaimEvent
+from registry.claims.schemas import (ClaimCreate, ClaimKind, ClaimStatus, CompensationEvidence,
+                                     CopyrightEvidence)
+from registry.core.config import Settings
+from registry.core.crud import get_or_404, require_live
+from registry.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.core.ids import new_id
+from registry.core.models import utcnow
+from registry.core.pagination import paginate
+from registry.holders.models import RightsHolder
+from registry.lineage.models import AIModel, Generation
+
+ENTITY = "claim"
+
+S = ClaimStatus
+# The lifecycle of the issue: filed → under_review → accepted | rejected → settled
+# (settled only from accepted). Rejected and settled are final.
+TRANSITIONS: dict[ClaimStatus, tuple[ClaimStatus, ...]] = {
+    S.filed: (S.under_review,),
+    S.under_review: (S.accepted, S.rejected),
+    S.accepted: (S.settled,),
+    S.rejected: (),
+    S.settled: (),
+}
+# Reviewing and settling is the registry's job; the claimant and auditors only watch
+# (the claimant may comment).
+REVIEWERS = frozenset({Role.admin, Role.curator})
+PARTIES = frozenset({Role.admin, Role.curator, Role.rights_holder})
+OPEN = (S.filed.value, S.under_review.value, S.accepted.value)
+
+
+def events_of(session: Session, claim_id: str) -> list[ClaimEvent]:
+    return list(session.exec(select(ClaimEvent).where(ClaimEvent.claim_id == claim_id)
+                             .order_by(ClaimEvent.at, ClaimEvent.id)).all())
+
+
+audited(ENTITY, Claim,
+        lambda session, claim: {"events": [snapshot(e) for e in events_of(session, claim.id)]})
+
+
+def allowed_transitions(claim: Claim) -> list[ClaimStatus]:
+    return list(TRANSITIONS[ClaimStatus(claim.status)])
+
+
+def _claimant(session: Session, actor: Actor, holder_id: str | None) -> str:
+    if actor.role is Role.rights_holder:
+        if holder_id is not None and holder_id != actor.holder_id:
+            raise Forbidden("a rights holder's key files claims for its own holder only")
+        holder_id = actor.holder_id
+    elif holder_id is None:
+        raise InvalidInput("an admin files a claim on behalf of a rights holder: give holder_id")
+    assert holder_id is not None
+    require_live(session, RightsHolder, holder_id, "rights holder")
+    return holder_id
+
+
+def _event(claim: Claim, actor: Actor, to: str, comment: str | None,
+           from_status: str | None) -> ClaimEvent:
+    return ClaimEvent(id=new_id("cev"), claim_id=claim.id, from_status=from_status,
+                      to_status=to, comment=comment, actor=actor.key_id)
+
+
+def _no_open_claim(session: Session, holder_id: str, kind: ClaimKind, column: Any,
+                   target_id: str) -> None:
+    duplicate = session.exec(select(Claim.id).where(
+        Claim.holder_id == holder_id, Claim.kind == kind.value, column == target_id,
+        Claim.status.in_(OPEN))).first()
+    if duplicate:
+        raise Conflict(f"rights holder {holder_id} already has an open {kind.value} claim "
+                       f"against {target_id}: {duplicate} (comment on it instead)")
+
+
+def file_claim(session: Session, settings: Settings, actor: Actor, data: ClaimCreate) -> Claim:
+    holder_id = _claimant(session, actor, data.holder_id)
+    evidence: CopyrightEvidence | CompensationEvidence
+    if data.kind is ClaimKind.copyright:
+        generation = require_live(session, Generation, data.generation_id or "", "generation")
+        _no_open_claim(session, holder_id, data.kind, Claim.generation_id, generation.id)
+        evidence = copyright_evidence(session, settings, holder_id, generation)
+    else:
+        model = require_live(session, AIModel, data.model_id or "", "model")
+        _no_open_claim(session, holder_id, data.kind, Claim.model_id, model.id)
+        evidence = compensation_evidence(session, settings, holder_id, model)
+    claim = Claim(id=new_id("clm"), kind=data.kind.value, holder_id=holder_id,
+                  generation_id=data.generation_id, model_id=data.model_id,
+                  status=S.filed.value, statement=data.statement,
+                  evidence=evidence.model_dump(mode="json"), filed_by=actor.key_id)
+    session.add(claim)
+    session.add(_event(claim, actor, S.filed.value, None, None))
+    commit_change(session, actor, "claim.filed", ENTITY, claim)
+    return claim
+
+
+def get_claim(session: Session, actor: Actor, claim_id: str) -> Claim:
+    claim = get_or_404(session, Claim, claim_id, "claim")
+    if actor.role is Role.rights_holder and claim.holder_id != actor.holder_id:
+        # Another holder's claim answers as unknown: holders learn nothing about each other.
+        raise NotFound(f"claim {claim_id} does not exist")
+    return claim
+
+
+def transition(session: Session, actor: Actor, claim_id: str, to: ClaimStatus,
+               comment: str | None) -> Claim:
+    claim = get_claim(session, actor, claim_id)
+    if actor.role not in REVIEWERS:
+        raise Forbidden(f"role '{actor.role.value}' may not move a claim; admins and curators "
+                        "review and settle claims")
+    allowed = allowed_transitions(claim)
+    if to not in allowed:
+        options = ", ".join(s.value for s in allowed) or "none (it is final)"
+        raise Conflict(f"claim {claim.id} is {claim.status} and cannot move to {to.value}; "
+                       f"allowed: {options}", allowed=[s.value for s in allowed])
+    previous = claim.status
+    claim.status = to.value
+    claim.updated_at = utcnow()
+    session.add(claim)
+    session.add(_event(claim, actor, to.value, comment, previous))
+    commit_change(session, actor, f"claim.{to.value}", ENTITY, claim)
+    return claim
+
+
+def add_comment(session: Session, actor: Actor, claim_id: str, comment: str) -> ClaimEvent:
+    claim = get_claim(session, actor, claim_id)
+    if actor.role not in PARTIES:
+        raise Forbidden(f"role '{actor.role.value}' is not a party to claims and may not comment")
+    event = _event(claim, actor, claim.status, comment, claim.status)
+    claim.updated_at = utcnow()
+    session.add(claim)
+    session.add(event)
+    commit_change(session, actor, "claim.commented", ENTITY, claim)
+    return event
+
+
+def list_claims(session: Session, actor: Actor, *, kind: ClaimKind | None,
+                status: ClaimStatus | None, holder_id: str | None, generation_id: str | None,
+                model_id: str | None, cursor: str | None,
+                limit: int) -> tuple[list[Claim], str | None]:
+    stmt = select(Claim)
+    if actor.role is Role.rights_holder:
+        stmt = stmt.where(Claim.holder_id == actor.holder_id)
+    if kind:
+        stmt = stmt.where(Claim.kind == kind.value)
+    if status:
+        stmt = stmt.where(Claim.status == status.value)
+    if holder_id:
+        stmt = stmt.where(Claim.holder_id == holder_id)
+    if generation_id:
+        stmt = stmt.where(Claim.generation_id == generation_id)
+    if model_id:
+        stmt = stmt.where(Claim.model_id == model_id)
+    return paginate(session, stmt, Claim.id, cursor, limit)

@@ -1,0 +1,53 @@
+"""Rights-holder lookups: where did my work go?
+
+The matching is a near-copy check's (``registry.checks.service``) without the stored check:
+a lookup changes nothing, so it is neither a ``check_run`` nor an audit-log entry (the log
+records changes; reads are not logged anywhere in the registry). Each matched asset is then
+walked like ``GET /v1/assets/{id}/lineage``. A rights-holder key only gets answers about its
+own works: matches on assets it does not hold are dropped before anything is walked.
+"""
+
+from sqlmodel import Session
+
+from registry.auditlog.service import Actor
+from registry.auth.models import Role
+from registry.checks.schemas import CheckItem, Match
+from registry.core.errors import NotFound
+from registry.lineage.schemas import AssetLineage
+from registry.lineage.service import asset_lineage
+from registry.lookup.schemas import LookupItem, LookupRead, LookupWork
+
+
+def _visible(actor: Actor, match: Match) -> bool:
+    # Match.holder_ids is the asset's own holder, else its source's: the ownership rule.
+    return actor.role is not Role.rights_holder or actor.holder_id in match.holder_ids
+
+
+def answer(session: Session, actor: Actor, items: list[CheckItem]) -> LookupRead:
+    walked: dict[str, AssetLineage | None] = {}
+
+    def lineage(asset_id: str) -> AssetLineage | None:
+        if asset_id not in walked:
+            try:
+                walked[asset_id] = asset_lineage(session, actor, asset_id)
+            except NotFound:  # retired or reassigned since the index answered
+                walked[asset_id] = None
+        return walked[asset_id]
+
+    result = []
+    for item in items:
+        works = []
+        for match in item.matches:
+            walk = lineage(match.asset_id) if _visible(actor, match) else None
+            if walk is None:
+                continue
+            works.append(LookupWork(
+                asset_id=match.asset_id, sha256=walk.sha256, media_type=walk.media_type,
+                holder_ids=match.holder_ids, identical=walk.sha256 == item.sha256,
+                via=match.via, verdict=match.verdict, score=match.score, distance=match.distance,
+                reference_time_s=match.reference_time_s, spans=match.spans,
+                copies=walk.copies, sources=walk.sources, generations=walk.generations))
+        result.append(LookupItem(name=item.name, sha256=item.sha256, media_type=item.media_type,
+                                 works=works))
+    scope = actor.holder_id if actor.role is Role.rights_holder else "all"
+    return LookupRead(scope=scope or "all", items=result)
