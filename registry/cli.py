@@ -9,6 +9,7 @@ from registry.auth.models import Role
 from registry.auth.schemas import ApiKeyCreate
 from registry.core.config import Settings
 from registry.core.db import standalone_session
+from registry.exports.schemas import ExportFormat
 
 app = typer.Typer(help="Training-data provenance and licensing registry.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -22,6 +23,8 @@ app.add_typer(log_app, name="log")
 index_app = typer.Typer(help="The fingerprint indexes (a cache of the database).", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(signing_app, name="signing-keys")
+export_app = typer.Typer(help="Exports for auditors.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 @app.command()
@@ -161,6 +164,23 @@ def verify(
         raise typer.Exit(1) from None
 
 
+@app.command("verify-report")
+def verify_report_command(
+    report: Annotated[Path, typer.Argument(help="A report fetched with format=dsse (JSON)")],
+    key: Annotated[Path, typer.Option(help="registry-keys.json from /.well-known, or vkey lines")],
+) -> None:
+    """Verify a signed report (copyright evidence, clearance, compensation) offline."""
+    from registry.manifests.verify import load_keys
+    from registry.reports.signing import ReportInvalid, describe, verify_report
+
+    try:
+        document = verify_report(report.read_bytes(), load_keys(key.read_text()))
+    except (ReportInvalid, ValueError, KeyError, OSError) as exc:
+        typer.echo(f"INVALID: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"OK: signed by the registry: {describe(document)}")
+
+
 @app.command("verify-log")
 def verify_log_command() -> None:
     """Replay the database against the audit log; report every divergence."""
@@ -226,6 +246,30 @@ def signing_rotate() -> None:
     with standalone_session(settings.effective_database_url) as session:
         record = rotate(session, settings, SYSTEM_ACTOR)
     typer.echo(f"signing with key {record.id} from now on")
+
+
+@export_app.command("audit")
+def export_audit(
+    since: Annotated[str, typer.Option(help="Start of the period, inclusive (ISO 8601 with a "
+                                            "time zone, e.g. 2026-01-01T00:00:00Z)")],
+    until: Annotated[str, typer.Option(help="End of the period, exclusive")],
+    out: Annotated[Path, typer.Option(help="File to write (replaced when complete)",
+                                      dir_okay=False, resolve_path=True)],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl, json or csv")] = ExportFormat.jsonl,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (a line per 100,000 "
+                                                "rows when off or not a terminal)")] = True,
+) -> None:
+    """Stream the audit export of a period (log entries, records, signed checkpoint) to a file,
+    in bounded memory. Exit status 2 on a bad period."""
+    import registry.main  # noqa: F401  (registers every audited record type)
+    from registry.core.errors import RegistryError
+    from registry.exports.cli import export_to_file
+
+    try:
+        typer.echo(export_to_file(Settings(), since, until, fmt, out, progress))
+    except RegistryError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("ingest")

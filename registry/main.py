@@ -14,6 +14,7 @@ from registry.assets.api import router as assets_router
 from registry.auditlog.api import router as log_router
 from registry.auth.api import router as keys_router
 from registry.checks.api import router as checks_router
+from registry.claims.api import router as claims_router
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.db import make_engine
@@ -21,15 +22,22 @@ from registry.core.errors import install_problem_handlers
 from registry.core.limits import RequestGuard
 from registry.core.problems import PROBLEM_RESPONSES
 from registry.evaluation.api import router as evaluation_router
+from registry.exports.api import router as exports_router
 from registry.fingerprints.live import LiveIndex
 from registry.holders.api import router as holders_router
 from registry.licences.api import router as licences_router
+from registry.lineage.api import router as lineage_router
+from registry.lookup.api import router as lookup_router
 from registry.manifests.api import router as manifests_router
+from registry.optouts.api import router as optouts_router
+from registry.reports.api import router as reports_router
 from registry.signingkeys.api import router as signing_router
 from registry.sources.api import router as sources_router
 
 ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_router,
-           evaluation_router, checks_router, manifests_router, log_router, signing_router]
+           evaluation_router, checks_router, manifests_router, log_router, signing_router,
+           lineage_router, claims_router, exports_router, optouts_router, lookup_router,
+           reports_router]
 
 DESCRIPTION = """Training-data provenance and licensing registry for AI film and media.
 

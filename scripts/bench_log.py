@@ -233,16 +233,21 @@ def b64(data: bytes) -> str:
 # ---------------------------------------------------------------------------
 
 
-def setup_database(settings: Settings) -> None:
-    """What `registry db upgrade` does: migrations, built-in licences, first signing key."""
+def prepare_empty_database(settings: Settings) -> None:
+    """What `registry db upgrade` does (migrations, built-in licences, first signing key), on
+    a database that must not hold a registry yet: the benchmarks fill it."""
     settings.ensure_dirs()
     migrate.upgrade(settings.effective_database_url)
     with standalone_session(settings.effective_database_url) as session:
         seed_catalogue(session)
         ensure_active_key(session, settings, SYSTEM_ACTOR)
-        size = tree.log_size(session)
-        if size > 1_000:
+        if (size := tree.log_size(session)) > 1_000:
             sys.exit(f"the database already holds a {size:,}-entry log: use an empty database")
+
+
+def setup_database(settings: Settings) -> None:
+    prepare_empty_database(settings)
+    with standalone_session(settings.effective_database_url) as session:
         BenchPlainEntry.__table__.create(session.get_bind(), checkfirst=True)
 
 

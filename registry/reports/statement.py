@@ -1,0 +1,134 @@
+"""Compensation statements: the formula's inputs read from the registry, then divided by
+``registry.reports.compensation``. Nothing time-dependent enters the document, so the same
+records and parameters give the same bytes."""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from fractions import Fraction
+
+from iso4217 import Currency
+from sqlmodel import Session, func, select
+
+from registry.assets.models import Asset
+from registry.auditlog.service import Actor
+from registry.auth.models import Role
+from registry.core.crud import get_or_404
+from registry.core.errors import InvalidInput
+from registry.holders.models import RightsHolder
+from registry.lineage.models import AIModel, Generation
+from registry.lineage.service import generation_matches, training_mix
+from registry.reports import compensation as formula
+from registry.reports.compensation import SourceInput, decimal_text, fraction_text
+from registry.reports.schemas import (CompensationStatement, Formula, LineSource, MatchBasis,
+                                      ModelRef, SourceShare, StatementLine)
+from registry.sources.models import Source
+from registry.sources.service import holder_ids_of
+
+
+def minor_unit_exponent(currency: str) -> int:
+    try:
+        exponent = Currency(currency).exponent
+    except ValueError:
+        raise InvalidInput(f"{currency} is not an ISO 4217 currency code") from None
+    if exponent is None:
+        raise InvalidInput(f"{currency} has no minor unit (not a currency for payments)")
+    return exponent
+
+
+def _source_input(session: Session, source: Source, weight: Decimal) -> SourceInput:
+    counts = session.exec(select(Asset.holder_id, func.count()).where(
+        Asset.source_id == source.id, Asset.retired_at.is_(None)).group_by(Asset.holder_id)).all()
+    shared = holder_ids_of(session, [source.id]).get(source.id, [])
+    units: dict[str, Fraction] = defaultdict(Fraction)
+    for holder_id, count in counts:
+        owners = [holder_id] if holder_id else shared
+        for owner in owners:
+            units[owner] += Fraction(count, len(owners))
+    return SourceInput(source.id, weight, dict(units), sum(c for _, c in counts))
+
+
+def _period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """Whole UTC days, both ends included."""
+    return datetime.combine(start, time.min, UTC), datetime.combine(end, time.max, UTC)
+
+
+def _matches(session: Session, model_id: str, start: date, end: date,
+             basis: MatchBasis) -> dict[str, Fraction]:
+    """Matched works (distinct generation x work) or spans per holder, checked in the period."""
+    low, high = _period_bounds(start, end)
+    per_work: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    generations = session.exec(select(Generation).where(
+        Generation.model_id == model_id, Generation.retired_at.is_(None)).order_by(Generation.id)).all()
+    for generation in generations:
+        for match in generation_matches(session, generation.id):
+            checked = match.get("checked_at")
+            if isinstance(checked, str):
+                checked = datetime.fromisoformat(checked)
+            if checked is None or not low <= checked.astimezone(UTC) <= high:
+                continue
+            key = (generation.id, match["asset_id"])
+            spans = max(len(match.get("spans") or []), 1)
+            previous = per_work.get(key, (0, []))[0]
+            per_work[key] = (max(previous, spans), sorted(match.get("holder_ids") or []))
+    counts: dict[str, Fraction] = defaultdict(Fraction)
+    for units, holders in per_work.values():
+        weight = units if basis is MatchBasis.spans else 1
+        for holder_id in holders:
+            counts[holder_id] += Fraction(weight, len(holders))
+    return dict(counts)
+
+
+def compensation(session: Session, actor: Actor, model_id: str, period_start: date,
+                 period_end: date, pool: Decimal, currency: str, training_share: Decimal,
+                 basis: MatchBasis) -> CompensationStatement:
+    model = get_or_404(session, AIModel, model_id, "model")
+    if period_end < period_start:
+        raise InvalidInput("period_end is before period_start")
+    exponent = minor_unit_exponent(currency)
+    if pool != pool.quantize(Decimal(1).scaleb(-exponent)) or pool <= 0:
+        raise InvalidInput(f"pool must be a positive amount in whole minor units of {currency} "
+                           f"({exponent} decimal places)")
+    pool = pool.quantize(Decimal(1).scaleb(-exponent))  # one spelling: 1E+4 -> 10000.00
+    mix = training_mix(session, model.id)
+    sources = {s.id: s for s in session.exec(select(Source).where(
+        Source.id.in_([ms.source_id for ms in mix]))).all()}
+    inputs = [_source_input(session, sources[ms.source_id], ms.weight) for ms in mix]
+    match_counts = _matches(session, model.id, period_start, period_end, basis)
+    division = formula.divide(pool, exponent, training_share, inputs, match_counts)
+    names = {h.id: h.name for h in session.exec(select(RightsHolder).where(
+        RightsHolder.id.in_([h.holder_id for h in division.holders]))).all()}
+    lines = [StatementLine(
+        holder_id=h.holder_id, holder_name=names.get(h.holder_id, h.holder_id),
+        sources=[LineSource(source_id=s.source_id, weight=s.weight,
+                            normalised_weight=fraction_text(division.normalised_weights[s.source_id]),
+                            asset_units=fraction_text(s.units.get(h.holder_id, Fraction(0))),
+                            source_units=fraction_text(sum(s.units.values(), Fraction(0))),
+                            share=fraction_text(h.by_source[s.source_id]))
+                 for s in inputs if s.source_id in h.by_source],
+        matches=fraction_text(match_counts.get(h.holder_id, Fraction(0))),
+        training_share=fraction_text(h.training), match_share=fraction_text(h.matches),
+        share=fraction_text(h.share), share_decimal=decimal_text(h.share), amount=h.amount)
+        for h in division.holders]
+    line_count, distributed = len(lines), sum((line.amount for line in lines), Decimal(0))
+    if actor.role is Role.rights_holder:
+        lines = [line for line in lines if line.holder_id == actor.holder_id]
+    return CompensationStatement(
+        model=ModelRef(id=model.id, name=model.name, version=model.version, owner=model.owner),
+        period_start=period_start, period_end=period_end, pool=pool, currency=currency,
+        minor_unit_exponent=exponent,
+        formula=Formula(training_share=training_share, match_share=1 - training_share,
+                        match_basis=basis,
+                        effective_training_share=fraction_text(division.training_share),
+                        effective_match_share=fraction_text(division.match_share),
+                        description=formula.FORMULA_TEXT,
+                        rounding=formula.ROUNDING_RULE),
+        sources=[SourceShare(source_id=s.source_id,
+                             source_name=f"{sources[s.source_id].name} {sources[s.source_id].version}",
+                             weight=s.weight,
+                             normalised_weight=fraction_text(division.normalised_weights.get(s.source_id, Fraction(0))),
+                             live_assets=s.live_assets,
+                             attributable_units=fraction_text(sum(s.units.values(), Fraction(0))))
+                 for s in inputs],
+        match_total=fraction_text(division.match_total), line_count=line_count, lines=lines,
+        distributed=distributed)
