@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("## A first session with curl", "## Signed manifests and the audit log, checked offline",
-            "## Checking generated media for near-copies")
+            "## Checking generated media for near-copies",
+            "## Lineage, lookups, claims and reports")
 
 
 def session_script(base_url: str) -> str:
@@ -34,7 +35,8 @@ def main() -> None:
     expected = ['"media_type":"image/png"', '"media_type":"video/mp4"', '"frame_count":132',
                 '"verdict":"conditional"', '"kind":"attribution"', "OK: manifest of Blender open movies",
                 "is in the manifest", "OK: the log of", '"verdict":"copy"', '"speed":1.25',
-                '"mirrored":true']
+                '"mirrored":true', '"name":"DreamFrames"', '"status":"under_review"',
+                '"verdict":"blocked"', "OK: signed by the registry: clearance", "10000.00,EUR"]
     missing = [e for e in expected if e not in out]
     # The copy starts 0.4 s into the film; the offset may land on a neighbouring sampled frame.
     offsets = [float(x) for x in re.findall(r'"offset_s":(-?[0-9.]+)', out)]
