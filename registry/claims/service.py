@@ -18,12 +18,12 @@ from registry.claims.models import Claim, ClaimEvent
 from registry.claims.schemas import (ClaimCreate, ClaimKind, ClaimStatus, CompensationEvidence,
                                      CopyrightEvidence)
 from registry.core.config import Settings
-from registry.core.crud import get_or_404, require_live
-from registry.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.core.crud import require_live
+from registry.core.errors import Conflict, Forbidden
 from registry.core.ids import new_id
 from registry.core.models import utcnow
 from registry.core.pagination import paginate
-from registry.holders.models import RightsHolder
+from registry.holders.service import filing_holder, get_held_record
 from registry.lineage.models import AIModel, Generation
 
 ENTITY = "claim"
@@ -58,18 +58,6 @@ def allowed_transitions(claim: Claim) -> list[ClaimStatus]:
     return list(TRANSITIONS[ClaimStatus(claim.status)])
 
 
-def _claimant(session: Session, actor: Actor, holder_id: str | None) -> str:
-    if actor.role is Role.rights_holder:
-        if holder_id is not None and holder_id != actor.holder_id:
-            raise Forbidden("a rights holder's key files claims for its own holder only")
-        holder_id = actor.holder_id
-    elif holder_id is None:
-        raise InvalidInput("an admin files a claim on behalf of a rights holder: give holder_id")
-    assert holder_id is not None
-    require_live(session, RightsHolder, holder_id, "rights holder")
-    return holder_id
-
-
 def _event(claim: Claim, actor: Actor, to: str, comment: str | None,
            from_status: str | None) -> ClaimEvent:
     return ClaimEvent(id=new_id("cev"), claim_id=claim.id, from_status=from_status,
@@ -87,7 +75,7 @@ def _no_open_claim(session: Session, holder_id: str, kind: ClaimKind, column: An
 
 
 def file_claim(session: Session, settings: Settings, actor: Actor, data: ClaimCreate) -> Claim:
-    holder_id = _claimant(session, actor, data.holder_id)
+    holder_id = filing_holder(session, actor, data.holder_id, "claims")
     evidence: CopyrightEvidence | CompensationEvidence
     if data.kind is ClaimKind.copyright:
         generation = require_live(session, Generation, data.generation_id or "", "generation")
@@ -108,11 +96,7 @@ def file_claim(session: Session, settings: Settings, actor: Actor, data: ClaimCr
 
 
 def get_claim(session: Session, actor: Actor, claim_id: str) -> Claim:
-    claim = get_or_404(session, Claim, claim_id, "claim")
-    if actor.role is Role.rights_holder and claim.holder_id != actor.holder_id:
-        # Another holder's claim answers as unknown: holders learn nothing about each other.
-        raise NotFound(f"claim {claim_id} does not exist")
-    return claim
+    return get_held_record(session, actor, Claim, claim_id, "claim")
 
 
 def transition(session: Session, actor: Actor, claim_id: str, to: ClaimStatus,

@@ -4,7 +4,6 @@ from registry.auth.deps import AnyActor
 from registry.core.deps import SessionDep
 from registry.evaluation import service
 from registry.evaluation.schemas import EvaluationRequest, EvaluationResult
-from registry.optouts.service import caught_up
 
 router = APIRouter(prefix="/v1/evaluations", tags=["Licence evaluation"])
 
@@ -13,4 +12,4 @@ router = APIRouter(prefix="/v1/evaluations", tags=["Licence evaluation"])
 def evaluate(request: EvaluationRequest, session: SessionDep, actor: AnyActor,
              http: Request) -> EvaluationResult:
     """May these sources be used for this use? Any denial wins; obligations accumulate."""
-    return service.evaluate(session, actor, request, caught_up(http.app.state.index, session))
+    return service.evaluate(session, actor, request, http.app.state.index.caught_up(session))

@@ -76,6 +76,13 @@ class LiveIndex:
                 progress(done, len(missing))
         return len(missing)
 
+    def caught_up(self, session: Session) -> "LiveIndex":
+        """This index with every committed fingerprint loaded, so that assets registered by
+        any replica are matchable at once; for request handlers that match."""
+        with self.lock:
+            self.catch_up(session)
+        return self
+
     # -- persistence -----------------------------------------------------------------
     @property
     def _frames_file(self) -> Path:

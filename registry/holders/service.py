@@ -1,9 +1,11 @@
-from sqlmodel import Session, select
+from typing import TypeVar
+
+from sqlmodel import Session, SQLModel, select
 
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
-from registry.core.crud import apply_patch, filter_retired, get_or_404, retire
-from registry.core.errors import Forbidden, NotFound
+from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retire
+from registry.core.errors import Forbidden, InvalidInput, NotFound
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
 from registry.holders.models import RightsHolder
@@ -14,8 +16,36 @@ ENTITY = "rights_holder"
 audited(ENTITY, RightsHolder)
 
 
+HeldRecord = TypeVar("HeldRecord", bound=SQLModel)
+
+
 def _visible(actor: Actor, holder_id: str) -> bool:
     return actor.role is not Role.rights_holder or actor.holder_id == holder_id
+
+
+def get_held_record(session: Session, actor: Actor, model: type[HeldRecord], record_id: str,
+                    label: str) -> HeldRecord:
+    """A record that belongs to one rights holder (``holder_id``): a rights holder's key gets
+    its own only; another holder's answers as unknown, like every out-of-scope record."""
+    record = get_or_404(session, model, record_id, label)
+    if not _visible(actor, record.holder_id):  # type: ignore[attr-defined]
+        raise NotFound(f"{label} {record_id} does not exist")
+    return record
+
+
+def filing_holder(session: Session, actor: Actor, holder_id: str | None, filings: str) -> str:
+    """The live rights holder a filing (a claim, an opt-out) is for: a rights holder's key
+    files for its own holder only; admins file on behalf of the holder they name."""
+    if actor.role is Role.rights_holder:
+        if holder_id not in (None, actor.holder_id):
+            raise Forbidden(f"a rights holder's key files {filings} for its own holder only")
+        holder_id = actor.holder_id
+    elif holder_id is None:
+        raise InvalidInput(f"holder_id: an admin files {filings} on behalf of a rights holder; "
+                           "name it")
+    assert holder_id is not None
+    require_live(session, RightsHolder, holder_id, "rights holder")
+    return holder_id
 
 
 def create_holder(session: Session, actor: Actor, data: HolderCreate) -> RightsHolder:

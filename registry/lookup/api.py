@@ -9,7 +9,6 @@ from registry.core.deps import BlobsDep, SessionDep, SettingsDep
 from registry.core.errors import InvalidInput
 from registry.lookup import service
 from registry.lookup.schemas import LookupRead
-from registry.optouts.service import caught_up
 
 router = APIRouter(prefix="/v1/lookups", tags=["Rights-holder lookup"])
 
@@ -31,7 +30,7 @@ def lookup_media(
     Nothing is stored (a lookup is not a check)."""
     if not 1 <= len(files) <= MAX_FILES:
         raise InvalidInput(f"send between 1 and {MAX_FILES} files")
-    live = caught_up(request.app.state.index, session)
+    live = request.app.state.index.caught_up(session)
     items = [checks.check_upload(session, live, blobs, settings, f.filename or f"file {i}", f.file,
                                  keep=False)
              for i, f in enumerate(files, start=1)]
@@ -43,5 +42,5 @@ def lookup_fingerprints(query: FingerprintQuery, request: Request, session: Sess
                         actor: AnyActor) -> LookupRead:
     """The same by ``imagehash.phash`` alone (as ``/v1/checks/fingerprints``); with
     ``timestamps`` the hashes are one clip's frames and are aligned in time."""
-    live = caught_up(request.app.state.index, session)
+    live = request.app.state.index.caught_up(session)
     return service.answer(session, actor, checks.check_fingerprints(session, live, query))

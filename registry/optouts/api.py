@@ -62,4 +62,4 @@ def list_flags(
     """Sources holding opted-out works or used under expired licences, and the models
     trained on them after the opt-out took effect or the licence ended. A rights holder
     sees only flags on its own works."""
-    return service.flags(session, actor, on, service.caught_up(request.app.state.index, session))
+    return service.flags(session, actor, on, request.app.state.index.caught_up(session))

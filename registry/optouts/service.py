@@ -19,8 +19,7 @@ from registry.assets.models import Asset
 from registry.assets.service import holder_scope_clause as asset_scope
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
-from registry.core.crud import filter_retired, get_or_404, require_live, retire
-from registry.core.errors import Forbidden, InvalidInput, NotFound
+from registry.core.crud import filter_retired, retire
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
 from registry.evaluation.schemas import Reason
@@ -29,8 +28,9 @@ from registry.fingerprints.index import popcount64, split_frame_ids
 from registry.fingerprints.live import LiveIndex
 from registry.fingerprints.models import FingerprintSet
 from registry.fingerprints.records import to_signed
-from registry.holders.models import RightsHolder
+from registry.holders.service import filing_holder, get_held_record
 from registry.licences.models import Licence
+from registry.lineage.service import models_trained_on
 from registry.manifests.models import Manifest
 from registry.optouts.models import OptOut
 from registry.optouts.schemas import (FlagKind, FlagsRead, ModelFlag, OptOutCreate, SourceFlag,
@@ -48,15 +48,7 @@ audited(ENTITY, OptOut, lambda session, opt_out: {"phash": phash_hex(opt_out.pha
 
 # -- records ------------------------------------------------------------------------------
 def create_opt_out(session: Session, actor: Actor, data: OptOutCreate) -> OptOut:
-    if actor.role is Role.rights_holder:
-        if data.holder_id not in (None, actor.holder_id):
-            raise Forbidden("a rights-holder key files opt-outs for its own holder only")
-        holder_id = actor.holder_id
-    else:
-        if data.holder_id is None:
-            raise InvalidInput("holder_id: name the rights holder whose work this is")
-        holder_id = data.holder_id
-    require_live(session, RightsHolder, holder_id, "rights holder")
+    holder_id = filing_holder(session, actor, data.holder_id, "opt-outs")
     opt_out = OptOut(id=new_id("opt"), holder_id=holder_id, sha256=data.sha256,
                      phash=None if data.phash is None else to_signed(int(data.phash, 16)),
                      effective_from=data.effective_from, note=data.note)
@@ -66,10 +58,7 @@ def create_opt_out(session: Session, actor: Actor, data: OptOutCreate) -> OptOut
 
 
 def get_opt_out(session: Session, actor: Actor, opt_out_id: str) -> OptOut:
-    opt_out = get_or_404(session, OptOut, opt_out_id, "opt-out")
-    if actor.role is Role.rights_holder and opt_out.holder_id != actor.holder_id:
-        raise NotFound(f"opt-out {opt_out_id} does not exist")
-    return opt_out
+    return get_held_record(session, actor, OptOut, opt_out_id, "opt-out")
 
 
 def list_opt_outs(session: Session, actor: Actor, *, holder_id: str | None,
@@ -97,13 +86,6 @@ class OptedOutWork:
     via: str  # sha256 | phash | frame
     distance: int | None = None
     reference_time_s: float | None = None
-
-
-def caught_up(live: LiveIndex, session: Session) -> LiveIndex:
-    """The process's index with every committed fingerprint loaded (as checks do)."""
-    with live.lock:
-        live.catch_up(session)
-    return live
 
 
 def _live_assets(session: Session, ids: Iterable[str], source_ids: list[str] | None) -> dict[str, Asset]:
@@ -275,9 +257,6 @@ def _model_flags(session: Session, flags: list[SourceFlag],
                  added: dict[str, datetime]) -> list[ModelFlag]:
     """``added``: when each opted-out asset was registered; a model trained on a source
     version (manifest) signed before the work was added did not train on it."""
-    # Imported here: evaluation imports this module, and lineage may come to build on it.
-    from registry.lineage.service import models_trained_on
-
     trained = models_trained_on(session, sorted({f.source_id for f in flags}))
     signed = dict(session.exec(select(Manifest.id, Manifest.issued_at).where(Manifest.id.in_(
         {link.manifest_id for pairs in trained.values() for _, link in pairs}))).all())
