@@ -27,6 +27,7 @@ from registry.lineage.service import generation_matches, training_mix
 from registry.manifests.document import asset_tree
 from registry.manifests.models import Manifest
 from registry.manifests.schemas import AssetInclusion
+from registry.manifests.service import registry_manifests_newest_first
 from registry.sources.service import holder_ids_of
 
 # A compensation claim lists the claimant's works per training source; a source can hold
@@ -74,10 +75,7 @@ class _Manifests:
 
     def registry_manifest_listing(self, asset: Asset) -> tuple[Manifest, int] | None:
         """The newest registry-signed manifest of the asset's source that lists it."""
-        manifests = self.session.exec(
-            select(Manifest).where(Manifest.source_id == asset.source_id,
-                                   Manifest.kind == "registry")
-            .order_by(Manifest.issued_at.desc(), Manifest.id.desc())).all()
+        manifests = self.session.exec(registry_manifests_newest_first(asset.source_id)).all()
         for manifest in manifests:
             for index, entry in enumerate(self.entries(manifest)):
                 if entry["asset_id"] == asset.id:

@@ -30,6 +30,7 @@ from registry.lineage.schemas import (AssetLineage, GenerationCreate, Generation
                                       HoldingSource, MixSource, ModelCreate, ModelRead,
                                       TrainedModel, TrainingSourceRead, WorkCopy)
 from registry.manifests.models import Manifest
+from registry.manifests.service import registry_manifests_newest_first
 from registry.sources.models import Source
 from registry.sources.service import holder_ids_of
 
@@ -134,9 +135,7 @@ def _pinned_manifest(session: Session, source_id: str, manifest_id: str | None) 
         if manifest.source_id != source_id:
             raise InvalidInput(f"manifest {manifest_id} is not a manifest of source {source_id}")
         return manifest
-    latest = session.exec(select(Manifest).where(Manifest.source_id == source_id,
-                                                 Manifest.kind == "registry")
-                          .order_by(Manifest.issued_at.desc(), Manifest.id.desc())).first()
+    latest = session.exec(registry_manifests_newest_first(source_id)).first()
     if latest is None:
         raise Conflict(f"source {source_id} has no registry-signed manifest: sign a manifest "
                        "first (POST /v1/sources/{id}/manifests)")

@@ -135,6 +135,13 @@ def _holder_keys(session: Session, holder_ids: list[str]) -> list[tuple[Verifica
     return keys
 
 
+def registry_manifests_newest_first(source_id: str) -> Any:
+    """The statement selecting a source's registry-signed manifests, newest first: the one
+    order every "latest manifest of a source" in the registry agrees on."""
+    return (select(Manifest).where(Manifest.source_id == source_id, Manifest.kind == "registry")
+            .order_by(Manifest.issued_at.desc(), Manifest.id.desc()))
+
+
 def get_manifest(session: Session, actor: Actor, manifest_id: str) -> Manifest:
     manifest = get_or_404(session, Manifest, manifest_id, "manifest")
     get_source(session, actor, manifest.source_id)  # scope check for rights holders

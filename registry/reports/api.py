@@ -13,7 +13,7 @@ from sqlmodel import Session
 from registry.auth.deps import AnyActor, CheckReader
 from registry.core.config import Settings
 from registry.core.deps import BlobsDep, SessionDep, SettingsDep
-from registry.core.errors import InvalidInput, NotFound
+from registry.core.errors import InvalidInput
 from registry.evaluation.schemas import Use
 from registry.reports import render_csv, render_pdf, service, statement
 from registry.reports.compensation import DEFAULT_TRAINING_SHARE
@@ -65,13 +65,11 @@ def copyright_evidence(generation_id: str, session: SessionDep,
             responses={200: {"content": {"image/png": {}}, "description": "The thumbnail PNG"}})
 def evidence_thumbnail(generation_id: str,
                        png_sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")], session: SessionDep,
-                       settings: SettingsDep, blobs: BlobsDep, actor: AnyActor) -> Response:
+                       blobs: BlobsDep, actor: AnyActor) -> Response:
     """A thumbnail the report cites by digest (``png_sha256``), rendered again from the stored
     media: its SHA-256 is the digest the report (and its signature) commits to."""
-    _, images = service.copyright_evidence(session, settings, blobs, actor, generation_id)
-    if png_sha256 not in images:
-        raise NotFound(f"report of generation {generation_id} cites no thumbnail {png_sha256}")
-    return Response(images[png_sha256], media_type="image/png")
+    png = service.evidence_thumbnail(session, blobs, actor, generation_id, png_sha256)
+    return Response(png, media_type="image/png")
 
 
 @router.get("/clearance", response_model=ClearanceReport, responses=_FORMATS)

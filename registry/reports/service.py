@@ -27,6 +27,7 @@ from registry.licences.models import Licence
 from registry.lineage.models import AIModel, Generation
 from registry.lineage.service import generation_matches, training_mix
 from registry.manifests.models import Manifest
+from registry.manifests.service import registry_manifests_newest_first
 from registry.optouts.service import opt_out_reasons
 from registry.reports.frames import Frame, thumbnail
 from registry.reports.schemas import (Blocker, Checkpoint, ClearanceReport, ClearanceTraining,
@@ -143,13 +144,13 @@ def _evidence_spans(blobs: LocalBlobStore, match: dict[str, Any], asset: Asset,
     return result
 
 
-def _manifest_for(session: Session, source_id: str, trained: dict[str, str]) -> str | None:
-    """The manifest the model was trained on, else the source's latest registry manifest."""
-    if source_id in trained:
-        return trained[source_id]
-    return session.exec(select(Manifest.id).where(Manifest.source_id == source_id,
-                                                  Manifest.kind == "registry")
-                        .order_by(Manifest.issued_at.desc(), Manifest.id)).first()
+def _manifest_for(session: Session, source_id: str, known: dict[str, str | None]) -> str | None:
+    """The manifest the model was trained on, else the source's latest registry manifest;
+    ``known`` starts as the model's training mix and remembers every answer."""
+    if source_id not in known:
+        known[source_id] = session.exec(registry_manifests_newest_first(source_id)
+                                        .with_only_columns(Manifest.id)).first()
+    return known[source_id]
 
 
 def log_proofs(session: Session, settings: Settings, cited: list[tuple[str, str]],
@@ -175,10 +176,10 @@ def log_proofs(session: Session, settings: Settings, cited: list[tuple[str, str]
                               note=checkpoint.note)
 
 
-def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobStore, actor: Actor,
-                       generation_id: str) -> tuple[CopyrightEvidenceReport, dict[str, bytes]]:
-    """The report and the thumbnail PNGs it cites (by digest). A rights holder gets it only
-    for generations that matched its works, and sees only those matches."""
+def _evidence_matches(session: Session, actor: Actor, generation_id: str
+                      ) -> tuple[Generation, list[dict[str, Any]], list[dict[str, Any]], Works]:
+    """(generation, every match of its checks, the matches the actor may see, their works).
+    A rights holder sees its own works' matches only, and no generation without one."""
     generation = _generation(session, generation_id)
     every_match = generation_matches(session, generation.id)
     works = Works(session, {m["asset_id"] for m in every_match})
@@ -187,7 +188,30 @@ def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobSto
         matches = [m for m in matches if works.held_by(m["asset_id"], actor.holder_id)]
         if not matches:
             raise NotFound(f"generation {generation_id} does not exist")
-    trained = {ms.source_id: ms.manifest_id for ms in training_mix(session, generation.model_id)}
+    return generation, every_match, matches, works
+
+
+def evidence_thumbnail(session: Session, blobs: LocalBlobStore, actor: Actor, generation_id: str,
+                       png_sha256: str) -> bytes:
+    """One thumbnail the copyright-evidence report cites, rendered again from the stored
+    media without building the rest of the report (licences, proofs, other thumbnails)."""
+    _, _, matches, works = _evidence_matches(session, actor, generation_id)
+    images: dict[str, bytes] = {}
+    for match in matches:
+        _evidence_spans(blobs, match, works.assets[match["asset_id"]], _submitted(session, match),
+                        images)
+        if png_sha256 in images:
+            return images[png_sha256]
+    raise NotFound(f"report of generation {generation_id} cites no thumbnail {png_sha256}")
+
+
+def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobStore, actor: Actor,
+                       generation_id: str) -> tuple[CopyrightEvidenceReport, dict[str, bytes]]:
+    """The report and the thumbnail PNGs it cites (by digest). A rights holder gets it only
+    for generations that matched its works, and sees only those matches."""
+    generation, every_match, matches, works = _evidence_matches(session, actor, generation_id)
+    manifests: dict[str, str | None] = {
+        ms.source_id: ms.manifest_id for ms in training_mix(session, generation.model_id)}
     use = Use(generation.intended_use)
     on = generation.created_at.date()
     images: dict[str, bytes] = {}
@@ -200,7 +224,7 @@ def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobSto
             checked_at=match.get("checked_at"), via=match["via"], verdict=match["verdict"],
             score=match["score"], distance=match.get("distance"), work=works.ref(asset.id),
             use=use, permitted=verdict, reasons=reasons, obligations=obligations,
-            manifest_id=_manifest_for(session, asset.source_id, trained),
+            manifest_id=_manifest_for(session, asset.source_id, manifests),
             spans=_evidence_spans(blobs, match, asset, _submitted(session, match), images)))
     cited = [("generation", generation.id)]
     cited += [("check", c) for c in dict.fromkeys(m.check_id for m in items)]
