@@ -42,29 +42,24 @@ def export_to_file(settings: Settings, since: str, until: str, fmt: ExportFormat
         with standalone_session(settings.effective_database_url) as session:
             plan = plan_export(session, settings, start, end)
             bar = progress and console.is_terminal
-            with open(partial, "wb") as fh:
-                if bar:
-                    with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"),
-                                  TimeRemainingColumn(), console=console, transient=True) as shown:
-                        task = shown.add_task("export", total=count_rows(session, plan))
+            with open(partial, "wb") as fh, Progress(
+                    TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    console=console, transient=True, disable=not bar) as shown:
+                # Counting costs a query per record type: only for a bar that shows the total.
+                task = shown.add_task("export", total=count_rows(session, plan) if bar else None)
 
-                        def advance(section: str, rows: int) -> None:
-                            counts[section] += rows
-                            shown.update(task, advance=rows)
+                def advance(section: str, rows: int) -> None:
+                    before = counts.total()
+                    counts[section] += rows
+                    if bar:
+                        shown.update(task, advance=rows)
+                    elif before // LOG_EVERY != counts.total() // LOG_EVERY:
+                        console.print(f"{counts['entry']} entries, {counts['record']} records, "
+                                      f"{time.monotonic() - started:.0f} s", highlight=False)
 
-                        for chunk in export_bytes(session, plan, fmt, advance):
-                            fh.write(chunk)
-                else:
-                    def report(section: str, rows: int) -> None:
-                        before = counts.total()
-                        counts[section] += rows
-                        if before // LOG_EVERY != counts.total() // LOG_EVERY:
-                            console.print(f"{counts['entry']} entries, {counts['record']} records, "
-                                          f"{time.monotonic() - started:.0f} s", highlight=False)
-
-                    for chunk in export_bytes(session, plan, fmt, report):
-                        fh.write(chunk)
+                for chunk in export_bytes(session, plan, fmt, advance):
+                    fh.write(chunk)
     except BaseException:
         partial.unlink(missing_ok=True)  # never leave a file that looks complete
         raise

@@ -176,22 +176,22 @@ def export_bytes(session: Session, plan: ExportPlan, fmt: ExportFormat,
             return "".join(_json(r) + "\n" for r in rows).encode()
         return (("" if first else ",") + ",".join(_json(r) for r in rows)).encode()
 
-    def section(pages: Iterator[list[dict[str, Any]]], name: str, first: bool) -> Iterator[bytes]:
+    def section(pages: Iterator[list[dict[str, Any]]], name: str) -> Iterator[bytes]:
+        # Each JSON array ("entries", "records") starts without a comma.
         for rows in pages:
+            first = counts[name] == 0
             counts[name] += len(rows)
             yield encode(rows, first)
-            first = False
             if on_rows:
                 on_rows(name, len(rows))
 
-    yield from section(entry_pages(session, plan), "entry", True)
+    yield from section(entry_pages(session, plan), "entry")
     if fmt is ExportFormat.json:
         yield b'],"records":['
     by_type: dict[str, int] = {}
     for entity_type in sorted(AUDITED):
         before = counts["record"]
-        yield from section(record_pages(session, plan, entity_type), "record",
-                           fmt is not ExportFormat.json or before == 0)
+        yield from section(record_pages(session, plan, entity_type), "record")
         if counts["record"] > before:
             by_type[entity_type] = counts["record"] - before
     trailer = {"section": "trailer", **bounds, "entries": counts["entry"],
