@@ -10,7 +10,6 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pypdfium2 as pdfium
@@ -106,15 +105,6 @@ def _verify_offline(cli, api: Api, envelope: bytes, tmp_path: Path) -> str:  # t
     return ok.stdout
 
 
-def _frame_at(path: Path, seconds: float) -> Image.Image:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            if frame.time >= seconds - 1e-3:
-                return frame.to_image()
-    raise AssertionError("clip too short")
-
-
 def _render(pdf: bytes, scale: float = 2.0) -> list[np.ndarray]:
     document = pdfium.PdfDocument(pdf)
     return [np.asarray(page.render(scale=scale).to_pil().convert("L")) for page in document]
@@ -171,8 +161,9 @@ def test_copyright_evidence_in_every_format(admin: Api, scene: dict, cli, tmp_pa
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     pages = _render(pdf.content)
     assert (pages[0] < 200).mean() > 0.02, "the page is blank"
-    registered = _frame_at(media.clip("bigbuckbunny.mp4"), span["registered"]["time_s"])
-    generated = _frame_at(scene["copy"], span["generated"]["time_s"])
+    # Span times are rounded to the millisecond: take the frame shown at (or just before) them.
+    registered = media.frame_at(media.clip("bigbuckbunny.mp4"), span["registered"]["time_s"] - 1e-3)
+    generated = media.frame_at(scene["copy"], span["generated"]["time_s"] - 1e-3)
     assert max(_appears(p, registered) for p in pages) > 0.9
     assert max(_appears(p, generated) for p in pages) > 0.9
 
@@ -185,15 +176,7 @@ def test_copyright_evidence_in_every_format(admin: Api, scene: dict, cli, tmp_pa
 
 
 def test_fingerprint_only_check_shows_a_placeholder(admin: Api, scene: dict) -> None:
-    times, hashes = [], []
-    import imagehash
-
-    with av.open(str(media.clip("bigbuckbunny.mp4"))) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            if 2.0 <= frame.time < 4.0:
-                times.append(round(frame.time - 2.0, 3))
-                hashes.append(str(imagehash.phash(frame.to_image())))
+    times, hashes = media.frame_phashes(media.clip("bigbuckbunny.mp4"), 2.0, 4.0)
     check = admin.ok("post", "/v1/checks/fingerprints", 201, json={"phashes": hashes, "timestamps": times})
     generation = admin.ok("post", "/v1/generations", 201, json={
         "model_id": scene["model"]["id"], "production": "Elsewhere", "title": "Hashes only",
