@@ -19,7 +19,7 @@ from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.crud import get_or_404
 from registry.core.errors import NotFound
-from registry.evaluation.schemas import Obligation, Reason, Use, Verdict
+from registry.evaluation.schemas import Obligation, Reason, SourceEvaluation, Use, Verdict
 from registry.evaluation.service import (credit_line, evaluate_source, licence_obligations,
                                          licence_reasons)
 from registry.holders.models import RightsHolder
@@ -294,10 +294,13 @@ def clearance(session: Session, generation_id: str | None, production: str | Non
         blockers += [Blocker(code=r.code, message=r.message, basis="work", asset_id=asset_id,
                              source_id=source_id, licence_id=r.licence_id) for r in reasons]
     training_rows = []
+    evaluations: dict[str, SourceEvaluation] = {}  # one per source, however many models share it
     for model_id in dict.fromkeys(g.model_id for g in generations):
         for ms in training_mix(session, model_id):
             source = session.get(Source, ms.source_id)
-            evaluation = evaluate_source(session, source, use, on, territory)
+            if source.id not in evaluations:
+                evaluations[source.id] = evaluate_source(session, source, use, on, territory)
+            evaluation = evaluations[source.id]
             training_rows.append(ClearanceTraining(
                 model_id=model_id, source_id=source.id, source_name=f"{source.name} {source.version}",
                 weight=ms.weight, verdict=evaluation.verdict, reasons=evaluation.reasons,

@@ -62,10 +62,7 @@ def _matches(session: Session, model_id: str, start: date, end: date,
         Generation.model_id == model_id, Generation.retired_at.is_(None)).order_by(Generation.id)).all()
     for generation in generations:
         for match in generation_matches(session, generation.id):
-            checked = match.get("checked_at")
-            if isinstance(checked, str):
-                checked = datetime.fromisoformat(checked)
-            if checked is None or not low <= checked.astimezone(UTC) <= high:
+            if not low <= match["checked_at"] <= high:  # the check's created_at, in UTC
                 continue
             key = (generation.id, match["asset_id"])
             spans = max(len(match.get("spans") or []), 1)
