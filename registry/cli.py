@@ -81,7 +81,7 @@ def index_rebuild() -> None:
         task = progress.add_task("rebuild", total=None)
         index = LiveIndex.rebuild(settings.data_dir / "index", session,
                                   lambda done, total: progress.update(task, completed=done, total=total))
-    typer.echo(f"index rebuilt: {len(index.asset_of)} assets, {index.frames.ntotal} frame hashes")
+    typer.echo(f"index rebuilt: {len(index.known)} assets, {index.frames.ntotal} frame hashes")
 
 
 @index_app.command("update")
@@ -93,7 +93,7 @@ def index_update() -> None:
     with standalone_session(settings.effective_database_url) as session:
         index = LiveIndex.open(settings.data_dir / "index", session)
         index.save()
-    typer.echo(f"index up to date: {len(index.asset_of)} assets, {index.frames.ntotal} frame hashes")
+    typer.echo(f"index up to date: {len(index.known)} assets, {index.frames.ntotal} frame hashes")
 
 
 @index_app.command("backfill")

@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with Session(engine) as session:
             app.state.index = LiveIndex.open(settings.data_dir / "index", session)
         yield
-        app.state.index.save()  # the next start loads it instead of rebuilding
+        with Session(engine) as session:  # the next start loads it instead of rebuilding
+            app.state.index.caught_up(session).save()
         engine.dispose()
 
     app = FastAPIOffline(title="Media Provenance Registry", version=__version__,

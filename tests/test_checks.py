@@ -106,9 +106,28 @@ def test_retired_assets_stop_matching_at_once(admin: Api, registered: dict) -> N
 def test_matches_survive_a_restart(admin: Api, registered: dict, settings) -> None:  # type: ignore[no-untyped-def]
     admin.client.__exit__(None, None, None)  # shut the first app down (it saves its index)
     with TestClient(create_app(settings)) as restarted:
+        index = restarted.app.state.index
+        assert index.loaded_from_snapshot == 4 and index.last_catch_up_count == 0
         again = Api(restarted, admin.key)
         result = _check(again, ("a.jpg", _jpeg(Image.open(media.image("camera.png")))))
         assert result["items"][0]["matches"][0]["asset_id"] == registered["assets"]["camera.png"]["id"]
+        frame = media.frame_at(media.clip("bikes.mp4"), 6.0)
+        [match] = [m for m in _check(again, ("f.jpg", _jpeg(frame)))["items"][0]["matches"]
+                   if m["via"] == "frame"]
+        assert match["asset_id"] == registered["assets"]["bikes.mp4"]["id"]
+
+
+def test_another_replica_matches_what_one_registered(admin: Api, registered: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(settings)) as replica:
+        other = Api(replica, admin.key)
+        rocket = _jpeg(Image.open(media.image("rocket.jpg")))
+        assert _check(other, ("r.jpg", rocket))["verdict"] == "clear"
+        upload(admin, registered["source"]["id"], media.image("rocket.jpg"))  # through the first app
+        result = _check(other, ("r.jpg", rocket))
+        assert result["verdict"] == "copy"
+        assert replica.app.state.index.last_catch_up_count == 1  # read by number, at once
+        _check(other, ("r.jpg", rocket))
+        assert replica.app.state.index.last_catch_up_count == 0  # an idle catch-up reads nothing
 
 
 def test_concurrent_ingest_and_checks(admin: Api, registered: dict) -> None:
@@ -177,7 +196,7 @@ def test_index_rebuild_and_update_from_the_cli(admin: Api, registered: dict, cli
     result = cli("index", "rebuild")
     assert result.exit_code == 0, result.output
     assert "index rebuilt: 4 assets" in result.output
-    assert (settings.data_dir / "index" / "frames.npz").exists()
+    assert (settings.data_dir / "index" / "state.json").exists()
     upload(admin, registered["source"]["id"], media.image("chelsea.png"))
     result = cli("index", "update")
     assert result.exit_code == 0, result.output

@@ -36,6 +36,7 @@ from registry.fingerprints.errors import (
 )
 from registry.fingerprints.index import (
     FrameHashIndex,
+    SegmentedHashIndex,
     asset_id_range,
     frame_ids,
     popcount64,
@@ -406,6 +407,25 @@ def test_index_add_remove_save_load(tmp_path):
     assert loaded.last_load_s is not None
     assert [sorted(r) for r in loaded.range_search(queries, 8)] == want
     assert loaded.memory_bytes() > 0
+
+
+def test_segmented_index_is_exact_across_batches_and_snapshots(tmp_path):
+    codes, ids, queries = _random_set(n=12_000, seed=13)
+    index = SegmentedHashIndex()
+    for start, size in [(0, 1), (1, 50), (51, 5_000), (5_051, 10), (5_061, len(codes))]:
+        index.add(ids[start:start + size], codes[start:start + size])
+    assert index.ntotal == len(codes)
+    want = _flat_results(codes, ids, queries, 8)
+    assert [sorted(r) for r in index.range_search(queries, 8)] == want
+    victims = ids[:1]
+    assert index.remove_id_range(int(victims[0]), int(victims[0]) + 1) == 1
+    names = index.save(tmp_path)
+    loaded = SegmentedHashIndex.load(tmp_path, names)
+    keep = ids != victims[0]
+    assert loaded.ntotal == keep.sum()
+    assert [sorted(r) for r in loaded.range_search(queries, 8)] == \
+        _flat_results(codes[keep], ids[keep], queries, 8)
+    assert len(names) <= 3  # sizes stay geometric: a few segments, not one per batch
 
 
 def test_frame_ids_round_trip_and_asset_removal(refs):

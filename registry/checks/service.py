@@ -76,9 +76,8 @@ def _image_hits(live: LiveIndex, path: Path, settings: Settings) -> list[Hit]:
         query = query_descriptors(load_image(path.read_bytes(), max_pixels=settings.max_image_pixels))
     except MediaError as exc:
         raise media_error(exc) from None
-    with live.lock:
-        candidates = live.images.query(query, k=5)
-        frames = _frame_hits(live, [query.phash["plain"], query.phash["mirror"]])
+    candidates = live.images.query(query, k=5)
+    frames = _frame_hits(live, [query.phash["plain"], query.phash["mirror"]])
     hits = [Hit(c.work_id, "image", c.score, c.verdict, c.evidence.phash_distance())
             for c in candidates if c.verdict != "clear"]
     return hits + [h for h in frames if h.verdict != "clear"]
@@ -93,8 +92,7 @@ def _span(m: ClipMatch) -> Span:
 
 
 def _clip_hits(live: LiveIndex, fp: VideoFingerprint) -> list[Hit]:
-    with live.lock:
-        matches = match_video(fp, live.frames)
+    matches = match_video(fp, live.frames)
     by_asset: dict[int, list[ClipMatch]] = defaultdict(list)
     for m in matches:
         by_asset[int(m.ref_asset_id)].append(m)
@@ -109,9 +107,9 @@ def _clip_hits(live: LiveIndex, fp: VideoFingerprint) -> list[Hit]:
 
 def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:
     """Attach asset, source, holders and licence; drop retired assets (they never match)."""
-    asset_ids = {live.asset_of[h.no] for h in hits if h.no in live.asset_of}
+    asset_of = live.asset_ids(session, {h.no for h in hits})
     assets = {a.id: a for a in session.exec(select(Asset).where(
-        Asset.id.in_(asset_ids), Asset.retired_at.is_(None))).all()}
+        Asset.id.in_(set(asset_of.values())), Asset.retired_at.is_(None))).all()}
     sources = {s.id: s for s in session.exec(select(Source).where(
         Source.id.in_({a.source_id for a in assets.values()}))).all()}
     holders = holder_ids_of(session, list(sources))
@@ -119,7 +117,7 @@ def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:
     licences = {lic.id: lic for lic in session.exec(select(Licence).where(Licence.id.in_(licence_ids))).all()}
     matches: dict[str, Match] = {}
     for hit in sorted(hits, key=lambda h: -h.score):
-        asset = assets.get(live.asset_of.get(hit.no, ""))
+        asset = assets.get(asset_of.get(hit.no, ""))
         if asset is None or asset.id in matches:
             continue
         src = sources[asset.source_id]
@@ -171,10 +169,9 @@ def check_fingerprints(session: Session, live: LiveIndex, query: FingerprintQuer
         return [_item("clip fingerprints", None, None, _resolve(session, live, _clip_hits(live, fp)))]
     items = []
     for text, code in zip(query.phashes, hashes, strict=True):
-        with live.lock:
-            image_hits = [Hit(no, "image", s, verdict(s), d) for no, d in live.images.lookup_phash(code)
-                          for s in [score(Evidence(phash={"phash": d}))]]
-            frame_hits = _frame_hits(live, [code])
+        image_hits = [Hit(no, "image", s, verdict(s), d) for no, d in live.images.lookup_phash(code)
+                      for s in [score(Evidence(phash={"phash": d}))]]
+        frame_hits = _frame_hits(live, [code])
         hits = [h for h in image_hits + frame_hits if h.verdict != "clear"]
         items.append(_item(text.lower(), None, None, _resolve(session, live, hits)))
     return items

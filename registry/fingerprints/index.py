@@ -31,7 +31,9 @@ Not thread-safe: serialise ``add``/``remove``/``rebuild`` against searches.
 
 Updates: ``add`` appends to a small pending buffer that is scanned exhaustively and
 merged (full rebuild, a few seconds at 10 M) once it passes ``merge_threshold``;
-``remove`` tombstones ids (id -1) and ``rebuild`` compacts them away.
+``remove`` tombstones ids (id -1) and ``rebuild`` compacts them away. The live index
+uses ``SegmentedHashIndex`` (below): immutable indexes of geometric sizes, so that
+loading stays O(n log n) and searches run beside adds.
 """
 
 from __future__ import annotations
@@ -39,11 +41,15 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+from registry.fingerprints import segments as segment_files
 
 FORMAT_VERSION = 1
 DEFAULT_MERGE_THRESHOLD = 16_384
@@ -264,8 +270,9 @@ class FrameHashIndex:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write codes, ids and tables (so loading needs no rebuild). Pending adds are
-        merged first. Written to a temporary name and renamed: never half a file."""
-        if len(self._pending_codes) or self._dead:
+        merged first; removed ids are kept as tombstones (compacting here would change an
+        index readers may be searching). Written to a temporary name and renamed."""
+        if len(self._pending_codes):
             self.rebuild()
         arrays = {"meta": np.array([FORMAT_VERSION, len(self._tables)], np.int64),
                   "codes": self._row_codes(), "ids": self._ids}
@@ -287,6 +294,7 @@ class FrameHashIndex:
             if version != FORMAT_VERSION:
                 raise ValueError(f"unsupported index format version {version}")
             codes, index._ids = data["codes"], data["ids"]
+            index._dead = int(np.count_nonzero(index._ids == _TOMBSTONE))
             for i in range(m):
                 shift, bits = (int(v) for v in data[f"t{i}_geom"])
                 rows = data[f"t{i}_rows"]
@@ -378,3 +386,99 @@ def _scan(q: np.ndarray, codes: np.ndarray, radius: int):
     if not out:
         return _empty_hits()
     return tuple(np.concatenate([o[i] for o in out]).astype(np.int64) for i in range(3))
+
+
+# ----------------------------------------------------------------- segments
+
+
+class SegmentedHashIndex:
+    """``FrameHashIndex`` segments behind one interface: a log-structured merge.
+
+    Each ``add`` builds a new, immutable segment and merges it with older neighbours
+    of similar size, so building from n hashes costs O(n log n) whatever the batch size
+    (one index with a pending buffer rebuilds everything at every merge: quadratic).
+    Searches read the tuple of segments current when they start and never wait for an
+    add; ``remove`` only tombstones ids in place, which a reader sees or not, harmlessly.
+    Saved as one file per segment: segments never change, so a save writes new ones only.
+    """
+
+    def __init__(self) -> None:
+        self._segments: tuple[FrameHashIndex, ...] = ()
+        self._names: tuple[str, ...] = ()
+        self._write = threading.Lock()
+
+    @property
+    def ntotal(self) -> int:
+        return sum(s.ntotal for s in self._segments)
+
+    def _segment(self, ids: np.ndarray, hashes: np.ndarray) -> FrameHashIndex:
+        segment = FrameHashIndex(merge_threshold=len(ids) + 1)
+        segment.add(ids, hashes)
+        segment.rebuild()
+        return segment
+
+    def add(self, ids: np.ndarray, hashes: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        if not len(ids):
+            return
+        segment = self._segment(ids, hashes)
+        with self._write:
+            segments, names = list(self._segments), list(self._names)
+            segments.append(segment)
+            names.append(segment_files.new_name())
+            while len(segments) > 1 and segments[-2].ntotal <= 2 * segments[-1].ntotal:
+                newer, older = segments.pop(), segments.pop()
+                names[-2:] = [segment_files.new_name()]
+                segments.append(self._segment(*_live_entries([older, newer])))
+            self._segments, self._names = tuple(segments), tuple(names)
+
+    def remove_id_range(self, lo: int, hi: int) -> int:
+        return sum(s.remove_id_range(lo, hi) for s in self._segments)
+
+    def range_search(self, hashes: np.ndarray, radius: int) -> list[list[tuple[int, int]]]:
+        lims, ids, dists = self.range_search_arrays(hashes, radius)
+        return [list(zip(ids[a:b].tolist(), dists[a:b].tolist()))
+                for a, b in zip(lims[:-1], lims[1:])]
+
+    def range_search_arrays(self, hashes: np.ndarray, radius: int):
+        """As ``FrameHashIndex.range_search_arrays``, over every segment."""
+        q = np.asarray(hashes, dtype=np.uint64).ravel()
+        segments = self._segments
+        if len(segments) == 1:
+            return segments[0].range_search_arrays(q, radius)
+        parts = [s.range_search_arrays(q, radius) for s in segments]
+        qi = np.concatenate([np.repeat(np.arange(len(q)), np.diff(p[0])) for p in parts]
+                            or [np.empty(0, np.int64)])
+        ids = np.concatenate([p[1] for p in parts] or [np.empty(0, np.int64)])
+        ds = np.concatenate([p[2] for p in parts] or [np.empty(0, np.int32)])
+        order = np.lexsort((ids, ds, qi))
+        qi, ids, ds = qi[order], ids[order], ds[order]
+        lims = np.searchsorted(qi, np.arange(len(q) + 1)).astype(np.int64)
+        return lims, ids, ds.astype(np.int32)
+
+    def memory_bytes(self) -> int:
+        return sum(s.memory_bytes() for s in self._segments)
+
+    # -- persistence -------------------------------------------------------------
+    def save(self, directory: Path) -> list[str]:
+        """Write the segments not on disk yet; returns the names a state file must list."""
+        with self._write:
+            named = list(zip(self._names, self._segments, strict=True))
+        return segment_files.write_new(directory, named, lambda s, path: s.save(path),
+                                       lambda s: bool(s._dead))  # noqa: SLF001 (tombstones)
+
+    @classmethod
+    def load(cls, directory: Path, names: list[str]) -> SegmentedHashIndex:
+        index = cls()
+        index._segments = tuple(FrameHashIndex.load(directory / f"{n}.npz") for n in names)
+        index._names = tuple(names)
+        return index
+
+
+def _live_entries(segments: list[FrameHashIndex]) -> tuple[np.ndarray, np.ndarray]:
+    ids, codes = [], []
+    for s in segments:
+        live = s._ids != _TOMBSTONE  # noqa: SLF001
+        ids.append(s._ids[live])  # noqa: SLF001
+        codes.append(s._row_codes()[live])  # noqa: SLF001
+    return np.concatenate(ids), np.concatenate(codes)

@@ -1,12 +1,14 @@
-"""Near-copy matcher over faiss binary indexes.
+"""Near-copy matcher: pHash range search, ORB visual words, geometric verification.
 
-Two indexes, both Hamming-distance only:
+Two channels, both Hamming-distance only:
 
-* a 64-bit index of pHashes -- each registered image contributes its plain and its
-  border-trimmed pHash; a query probes it with four variants (plain, mirrored,
-  trimmed, trimmed+mirrored);
-* a 256-bit index of ORB codes -- every code of every registered image. The query's
-  codes vote for images, and the best-voted images are verified geometrically:
+* pHashes -- each registered image contributes its plain and its border-trimmed
+  pHash to a multi-index-hashing range index; a query probes it with four variants
+  (plain, mirrored, trimmed, trimmed+mirrored);
+* ORB codes -- an inverted file of visual words (words.py) shortlists the images
+  sharing the most rare words with the query; the query's codes are matched against
+  the shortlisted images' codes (read from the fingerprint store, not kept in RAM).
+  The codes vote for images, and the best-voted images are verified geometrically:
   matches must agree on one keypoint rotation, then a similarity transform
   (rotation + scale + shift) is fitted with RANSAC and must agree with that
   rotation. The evidence is the number of distinct 8x8-pixel cells of the reference
@@ -58,13 +60,12 @@ RANSAC_PIXELS = 8.0  # reprojection tolerance in the 512-px reference frame
 ORB_ANGLE_TOLERANCE = 24  # 1/256 turns (~34 deg) around the dominant keypoint rotation
 ORB_ROTATION_TOLERANCE = 25.0  # degrees between RANSAC rotation and keypoint rotation
 INLIER_CELL_PIXELS = 8  # inliers are counted once per 8x8 cell of the reference frame
-PHASH_KNN = 16
 # Chance levels, read off the never-registered calibration queries (the eval prints
 # them): their closest pHash over all variant pairs was 18 bits, their best
 # verification covered 7 cells. Evidence counts only beyond these levels.
 PHASH_CHANCE_DISTANCE = 20
 ORB_CHANCE_CELLS = 5
-PHASH_CANDIDATE_DISTANCE = 24  # pHash hits farther than this never make a candidate
+PHASH_CANDIDATE_DISTANCE = 24  # the eval's candidate radius, so its ablation can rescore them
 
 # Which query variant is compared with which stored pHash, per evidence channel;
 # the eval's ablation switches channels on and off.
@@ -85,24 +86,9 @@ _MAX_WORK_ID = 1 << 47  # so that ORB ids fit faiss' signed 64-bit ids
 # --------------------------------------------------------------------------- index
 
 
-class BinaryIndex(Protocol):
-    """What the matcher needs from an index; the app may back it by DB-built,
-    persisted faiss indexes. ``codes`` are uint8 arrays of shape (n, bits / 8);
-    ``search`` returns (distances, ids), both (n, k), id -1 where nothing was found."""
-
-    def add(self, ids: np.ndarray, codes: np.ndarray) -> None: ...
-
-    def remove(self, ids: np.ndarray) -> None: ...
-
-    def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
-
-
 class FaissBinaryIndex:
-    """In-memory exact Hamming index (IndexBinaryFlat behind an id map).
-
-    Flat search is exact and supports removal; for millions of ORB codes swap in
-    an IndexBinaryIVF (same interface) built by the app.
-    """
+    """In-memory exact Hamming index (IndexBinaryFlat behind an id map): the per-query
+    index over shortlisted codes, and the exhaustive baseline over all of them."""
 
     def __init__(self, bits: int):
         self.bits = bits
@@ -179,51 +165,110 @@ class Candidate:
 
 # --------------------------------------------------------------------------- matcher
 
+SHORTLIST = 32  # images per ORB variant that the inverted file hands to verification
+# pHash-only candidates within this many bits: beyond it the pHash alone cannot reach
+# "similar" (the ORB channel brings its own candidates, whatever their pHash distance).
+PHASH_CANDIDATE_RADIUS = next(d for d in range(64) if score(Evidence(phash={"phash": d + 1}))
+                              < SIMILAR_MIN_SCORE)
+
 
 def _hamming64(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
-class Matcher:
-    """Registered fingerprints plus their indexes; answers near-copy queries.
+class FingerprintStore(Protocol):
+    """Where the matcher reads registered descriptors for verification (the database in
+    the app): it keeps none of them in RAM itself."""
 
-    Work ids are the app's integer keys, and index ids derive from them -- pHash
-    index: ``2 * work_id`` (plain) and ``2 * work_id + 1`` (trimmed); ORB index:
-    ``work_id << 16 | keypoint number`` -- so indexes the app builds from its DB and
-    persists agree with the fingerprints it hands to ``add``. The fingerprints stay
-    in memory for the verification step. Not thread-safe: serialise writes.
+    def get(self, work_ids: list[int]) -> dict[int, ImageFingerprint]: ...
+
+
+class MemoryStore(dict):
+    """Fingerprints held in a dict: for offline evaluation and small tools."""
+
+    def get(self, work_ids):  # type: ignore[override]
+        return {w: self[w] for w in work_ids if w in self}
+
+
+class Matcher:
+    """Registered images behind sub-linear indexes; answers near-copy queries.
+
+    * pHashes (plain and border-trimmed, ids ``2 * work_id`` and ``2 * work_id + 1``)
+      in a multi-index-hashing range index;
+    * ORB codes as visual words in an inverted file (``words``): a query's words pick a
+      shortlist of images, whose full descriptors come from ``store``; the query's codes
+      are matched (k nearest) against the shortlist's codes only, and the best-voted
+      images are verified geometrically, exactly as an exhaustive search would verify
+      them. At small registries every voting image is shortlisted and the answers equal
+      the exhaustive path's; at large ones the shortlist spares the scan.
+
+    ``exhaustive=True`` keeps every ORB code in one flat faiss index instead (the
+    baseline the benchmark and evaluation compare against: 38 KB per image, linear time).
+    Searches may run in parallel with each other and with ``add``.
     """
 
-    def __init__(self, phash_index: BinaryIndex | None = None, orb_index: BinaryIndex | None = None):
-        self.phash_index = phash_index or FaissBinaryIndex(64)
-        self.orb_index = orb_index or FaissBinaryIndex(256)
-        self._fingerprints: dict[int, ImageFingerprint] = {}
+    def __init__(self, store: FingerprintStore | None = None, *, exhaustive: bool = False,
+                 phash_radius: int = PHASH_CANDIDATE_RADIUS, shortlist: int = SHORTLIST):
+        from registry.fingerprints.index import SegmentedHashIndex
+        from registry.fingerprints.words import InvertedFile, vocabulary
+
+        self.store = store if store is not None else MemoryStore()
+        self.phash_index = SegmentedHashIndex()
+        self.phash_radius = phash_radius
+        self.shortlist = shortlist
+        self.exhaustive = exhaustive
+        self.orb_index = FaissBinaryIndex(256) if exhaustive else None
+        self.vocabulary = vocabulary()
+        self.words = InvertedFile(self.vocabulary.size)
+        self._removed: set[int] = set()
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._fingerprints)
+        return self._count - len(self._removed)
 
     def add(self, work_id: int, fingerprint: ImageFingerprint) -> None:
-        if not 0 <= work_id < _MAX_WORK_ID:
-            raise ValueError(f"work id must be in [0, 2**47), got {work_id}")
-        if fingerprint.orb_count > _MAX_KEYPOINTS:
-            raise ValueError("too many ORB keypoints in one fingerprint")
-        if work_id in self._fingerprints:
-            self.remove(work_id)
-        self._fingerprints[work_id] = fingerprint
-        hashes = b"".join(map(phash_bytes, (fingerprint.phash, fingerprint.phash_trimmed)))
-        self.phash_index.add(np.array([2 * work_id, 2 * work_id + 1]), np.frombuffer(hashes, np.uint8))
-        if fingerprint.orb_count:
-            self.orb_index.add(self._orb_ids(work_id, fingerprint), fingerprint.orb_codes())
+        self.add_many([(work_id, fingerprint)])
+
+    def add_many(self, items: list[tuple[int, ImageFingerprint]]) -> None:
+        """Register images in one batch (one segment per index)."""
+        for work_id, fingerprint in items:
+            if not 0 <= work_id < _MAX_WORK_ID:
+                raise ValueError(f"work id must be in [0, 2**47), got {work_id}")
+            if fingerprint.orb_count > _MAX_KEYPOINTS:
+                raise ValueError("too many ORB keypoints in one fingerprint")
+        if not items:
+            return
+        if isinstance(self.store, MemoryStore):
+            self.store.update(items)
+        if self.orb_index is not None:
+            for work_id, fp in items:
+                if fp.orb_count:
+                    self.orb_index.add(_orb_ids(work_id, fp), fp.orb_codes())
+        all_codes = [fp.orb_codes() for _, fp in items]
+        counts = [len(c) for c in all_codes]
+        words = (np.zeros(sum(counts), np.int64) if self.exhaustive  # no inverted file
+                 else self.vocabulary.words(np.concatenate(all_codes)))
+        self.add_prepared([w for w, _ in items], [(fp.phash, fp.phash_trimmed) for _, fp in items],
+                          np.split(words, np.cumsum(counts)[:-1]))
+
+    def add_prepared(self, work_ids: list[int], phashes: list[tuple[int, int]],
+                     words: list[np.ndarray]) -> None:
+        """Index images whose words are known already (their descriptors are in the store)."""
+        ids = np.array([[2 * w, 2 * w + 1] for w in work_ids], np.int64).ravel()
+        self.phash_index.add(ids, np.array(phashes, np.uint64).ravel())
+        if not self.exhaustive:
+            self.words.add(work_ids, words)
+        self._count += len(work_ids)
+        self._removed.difference_update(work_ids)
 
     def remove(self, work_id: int) -> None:
-        fingerprint = self._fingerprints.pop(work_id)
-        self.phash_index.remove(np.array([2 * work_id, 2 * work_id + 1]))
-        if fingerprint.orb_count:
-            self.orb_index.remove(self._orb_ids(work_id, fingerprint))
-
-    @staticmethod
-    def _orb_ids(work_id: int, fingerprint: ImageFingerprint) -> np.ndarray:
-        return (work_id << 16) + np.arange(fingerprint.orb_count, dtype=np.int64)
+        """Stop matching ``work_id`` (its postings stay until the index is rebuilt)."""
+        self._removed.add(work_id)
+        self.phash_index.remove_id_range(2 * work_id, 2 * work_id + 2)
+        if self.orb_index is not None:
+            fp = self.store.get([work_id]).get(work_id)
+            if fp is not None and fp.orb_count:
+                self.orb_index.remove(_orb_ids(work_id, fp))
 
     def lookup_phash(self, phash: int, max_distance: int | None = None,
                      k: int = 10) -> list[tuple[int, int]]:
@@ -233,12 +278,13 @@ class Matcher:
         the full check."""
         if max_distance is None:
             max_distance = PHASH_LOOKUP_MAX_DISTANCE
-        distances, ids = self.phash_index.search(np.frombuffer(phash_bytes(phash), np.uint8), k)
+        _, ids, distances = self.phash_index.range_search_arrays(
+            np.array([phash], np.uint64), max_distance)
         best: dict[int, int] = {}
-        for d, i in zip(distances[0].tolist(), ids[0].tolist(), strict=True):
-            if i >= 0 and d <= max_distance:
+        for i, d in zip(ids.tolist(), distances.tolist(), strict=True):
+            if i // 2 not in self._removed:
                 best[i // 2] = min(d, best.get(i // 2, 64))
-        return sorted(best.items(), key=lambda item: item[1])
+        return sorted(best.items(), key=lambda item: (item[1], item[0]))[:k]
 
     def query(self, query: QueryDescriptors | Image.Image, k: int = 5) -> list[Candidate]:
         """Ranked candidates (best first, at most k) with score, verdict and evidence.
@@ -246,10 +292,11 @@ class Matcher:
         if isinstance(query, Image.Image):
             query = query_descriptors(query)
         orb_evidence = self._orb_evidence(query)
+        phash_only = self._phash_candidates(query) - set(orb_evidence)
+        fingerprints = self.store.get(sorted(phash_only | set(orb_evidence)))
         candidates = []
-        for work_id in self._phash_candidates(query) | set(orb_evidence):
-            evidence = Evidence(self._phash_evidence(query, self._fingerprints[work_id]),
-                                orb_evidence.get(work_id, {}))
+        for work_id, fp in fingerprints.items():
+            evidence = Evidence(self._phash_evidence(query, fp), orb_evidence.get(work_id, {}))
             value = score(evidence)
             candidates.append(Candidate(work_id, value, verdict(value), evidence))
         candidates.sort(key=lambda c: (-c.score, c.work_id))
@@ -258,10 +305,9 @@ class Matcher:
     # -- pHash -------------------------------------------------------------------
 
     def _phash_candidates(self, query: QueryDescriptors) -> set[int]:
-        codes = np.frombuffer(b"".join(phash_bytes(c) for c in query.phash.values()), np.uint8)
-        distances, ids = self.phash_index.search(codes.reshape(-1, 8), PHASH_KNN)
-        hits = ids[(ids >= 0) & (distances <= PHASH_CANDIDATE_DISTANCE)]
-        return {i // 2 for i in hits.tolist() if i // 2 in self._fingerprints}
+        codes = np.array(list(query.phash.values()), np.uint64)
+        _, ids, _ = self.phash_index.range_search_arrays(codes, self.phash_radius)
+        return {i // 2 for i in ids.tolist()} - self._removed
 
     @staticmethod
     def _phash_evidence(query: QueryDescriptors, fp: ImageFingerprint) -> dict[str, int]:
@@ -277,64 +323,88 @@ class Matcher:
             codes, points, angles = query.orb[variant]
             if len(codes) == 0:
                 continue
-            distances, ids = self.orb_index.search(codes, ORB_KNN)
+            distances, ids, fingerprints = self._orb_neighbours(codes)
             q_index = np.repeat(np.arange(len(codes)), ids.shape[1])
             distances, ids = distances.ravel(), ids.ravel()
             ok = (ids >= 0) & (distances <= ORB_MAX_HAMMING)
             q_index, ids, distances = q_index[ok], ids[ok], distances[ok]
             works = ids >> 16
             voted, votes = np.unique(works, return_counts=True)
-            for work_id, count in sorted(zip(voted.tolist(), votes.tolist(), strict=True),
-                                         key=lambda wc: -wc[1])[:ORB_VERIFY_TOP]:
+            ranked = sorted(zip(voted.tolist(), votes.tolist(), strict=True), key=lambda wc: -wc[1])
+            ranked = [(w, c) for w, c in ranked if w not in self._removed][:ORB_VERIFY_TOP]
+            if fingerprints is None:
+                fingerprints = self.store.get([w for w, c in ranked if c >= ORB_MIN_VOTES])
+            for work_id, count in ranked:
                 if count < ORB_MIN_VOTES:
                     break
-                fp = self._fingerprints.get(work_id)
-                if fp is None:  # in a shared index but not loaded here
+                fp = fingerprints.get(work_id)
+                if fp is None:  # in a shared index but not in the store
                     continue
                 mine = works == work_id
-                cells = self._verify(points, angles, q_index[mine], ids[mine] & 0xFFFF,
-                                     distances[mine], fp.orb_xy(), fp.orb_angle())
+                cells = verify_geometry(points, angles, q_index[mine], ids[mine] & 0xFFFF,
+                                        distances[mine], fp.orb_xy(), fp.orb_angle())
                 found.setdefault(work_id, {})[channel] = cells
         return found
 
-    @staticmethod
-    def _verify(q_points, q_angles, q_index, r_index, distances, r_points, r_angles) -> int:
-        """Reference cells covered by RANSAC inliers of a similarity transform fitted
-        to one-to-one matches (0 when the fit is implausible).
+    def _orb_neighbours(self, codes: np.ndarray):
+        """The ORB_KNN nearest registered codes of each query code: (distances, ids as
+        ``work_id << 16 | keypoint``, the fingerprints already fetched or None)."""
+        if self.orb_index is not None:
+            distances, ids = self.orb_index.search(codes, ORB_KNN)
+            return distances, ids, None
+        shortlist = [w for w, _ in self.words.shortlist(self.vocabulary.words(codes),
+                                                        self.shortlist + len(self._removed))
+                     if w not in self._removed][:self.shortlist]
+        fingerprints = self.store.get(shortlist)
+        local = FaissBinaryIndex(256)
+        for work_id, fp in fingerprints.items():
+            if fp.orb_count:
+                local.add(_orb_ids(work_id, fp), fp.orb_codes())
+        distances, ids = local.search(codes, ORB_KNN)
+        return distances, ids, fingerprints
 
-        A copy rotates every keypoint by the same angle, so matches whose orientation
-        difference is far from the dominant one are dropped first: chance matches
-        have uniformly random differences, and fewer of them survive to line up."""
-        order = np.argsort(distances, kind="stable")  # best matches claim keypoints first
-        q_index, r_index = q_index[order], r_index[order]
-        _, first_q = np.unique(q_index, return_index=True)
-        keep = np.zeros(len(q_index), bool)
-        keep[first_q] = True
-        pairs = {}
-        for q, r in zip(q_index[keep], r_index[keep], strict=True):
-            pairs.setdefault(int(r), int(q))  # one query keypoint per reference keypoint
-        if len(pairs) < ORB_MIN_VOTES:
-            return 0
-        q_sel, r_sel = np.array(list(pairs.values())), np.array(list(pairs.keys()))
-        turn = (q_angles[q_sel].astype(np.int16) - r_angles[r_sel]) % 256  # 1/256 turns
-        histogram = np.bincount(turn // 16, minlength=16)  # 22.5-degree bins
-        peak = (np.argmax(histogram) * 16 + 8)
-        off = np.abs((turn - peak + 128) % 256 - 128)
-        consistent = off <= ORB_ANGLE_TOLERANCE
-        if consistent.sum() < ORB_MIN_VOTES:
-            return 0
-        src, dst = q_points[q_sel[consistent]], r_points[r_sel[consistent]]
-        model, mask = cv2.estimateAffinePartial2D(
-            src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS,
-            maxIters=2000, confidence=0.995)
-        if model is None or mask is None:
-            return 0
-        scale = math.hypot(model[0, 0], model[1, 0])
-        if not 0.1 <= scale <= 10:  # a wild zoom is a degenerate fit, not a copy
-            return 0
-        rotation = math.degrees(math.atan2(model[1, 0], model[0, 0]))  # query -> reference
-        disagreement = (rotation + peak * 360 / 256 + 180) % 360 - 180
-        if abs(disagreement) > ORB_ROTATION_TOLERANCE:
-            return 0  # points line up, but keypoints turned another way: chance
-        inliers = dst[mask.ravel().astype(bool)]
-        return len(np.unique((inliers // INLIER_CELL_PIXELS).astype(int), axis=0))
+
+def _orb_ids(work_id: int, fingerprint: ImageFingerprint) -> np.ndarray:
+    return (work_id << 16) + np.arange(fingerprint.orb_count, dtype=np.int64)
+
+
+def verify_geometry(q_points, q_angles, q_index, r_index, distances, r_points, r_angles) -> int:
+    """Reference cells covered by RANSAC inliers of a similarity transform fitted
+    to one-to-one matches (0 when the fit is implausible).
+
+    A copy rotates every keypoint by the same angle, so matches whose orientation
+    difference is far from the dominant one are dropped first: chance matches
+    have uniformly random differences, and fewer of them survive to line up."""
+    order = np.argsort(distances, kind="stable")  # best matches claim keypoints first
+    q_index, r_index = q_index[order], r_index[order]
+    _, first_q = np.unique(q_index, return_index=True)
+    keep = np.zeros(len(q_index), bool)
+    keep[first_q] = True
+    pairs = {}
+    for q, r in zip(q_index[keep], r_index[keep], strict=True):
+        pairs.setdefault(int(r), int(q))  # one query keypoint per reference keypoint
+    if len(pairs) < ORB_MIN_VOTES:
+        return 0
+    q_sel, r_sel = np.array(list(pairs.values())), np.array(list(pairs.keys()))
+    turn = (q_angles[q_sel].astype(np.int16) - r_angles[r_sel]) % 256  # 1/256 turns
+    histogram = np.bincount(turn // 16, minlength=16)  # 22.5-degree bins
+    peak = (np.argmax(histogram) * 16 + 8)
+    off = np.abs((turn - peak + 128) % 256 - 128)
+    consistent = off <= ORB_ANGLE_TOLERANCE
+    if consistent.sum() < ORB_MIN_VOTES:
+        return 0
+    src, dst = q_points[q_sel[consistent]], r_points[r_sel[consistent]]
+    model, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS,
+        maxIters=2000, confidence=0.995)
+    if model is None or mask is None:
+        return 0
+    scale = math.hypot(model[0, 0], model[1, 0])
+    if not 0.1 <= scale <= 10:  # a wild zoom is a degenerate fit, not a copy
+        return 0
+    rotation = math.degrees(math.atan2(model[1, 0], model[0, 0]))  # query -> reference
+    disagreement = (rotation + peak * 360 / 256 + 180) % 360 - 180
+    if abs(disagreement) > ORB_ROTATION_TOLERANCE:
+        return 0  # points line up, but keypoints turned another way: chance
+    inliers = dst[mask.ravel().astype(bool)]
+    return len(np.unique((inliers // INLIER_CELL_PIXELS).astype(int), axis=0))

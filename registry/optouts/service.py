@@ -144,14 +144,14 @@ def opted_out_works(session: Session, opt_outs: list[OptOut], *,
         (qi, asset_id, d, "phash", None)
         for qi, asset_id, d in _stored_phash_hits(session, codes, source_ids)]
     if live is not None:
-        with live.lock:
-            lims, ids, dists = live.frames.range_search_arrays(codes, PHASH_RADIUS)
-            nos, times = split_frame_ids(ids)
-            owner = np.searchsorted(lims, np.arange(len(ids)), side="right") - 1  # query index
-            for qi, no, t, d in zip(owner.tolist(), nos.tolist(), times.tolist(), dists.tolist(),
-                                    strict=True):
-                if no in live.asset_of:
-                    hits.append((qi, live.asset_of[no], d, "frame", round(t, 3)))
+        lims, ids, dists = live.frames.range_search_arrays(codes, PHASH_RADIUS)
+        nos, times = split_frame_ids(ids)
+        owner = np.searchsorted(lims, np.arange(len(ids)), side="right") - 1  # query index
+        asset_of = live.asset_ids(session, set(nos.tolist()))
+        for qi, no, t, d in zip(owner.tolist(), nos.tolist(), times.tolist(), dists.tolist(),
+                                strict=True):
+            if no in asset_of:
+                hits.append((qi, asset_of[no], d, "frame", round(t, 3)))
     assets = _live_assets(session, {h[1] for h in hits}, source_ids)
     for qi, asset_id, distance, via, t in sorted(hits, key=lambda h: h[2]):
         key = (hashed[qi].id, asset_id)
