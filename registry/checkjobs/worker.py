@@ -163,7 +163,6 @@ class Worker:
             try:
                 self.heartbeat(job_id, 0, 0.0)
                 checked = self._check(session, job)
-                self.heartbeat(job_id, checked.frames, checked.seconds)
             except JobLost:
                 log.warning("check job %s was taken over by another worker", job_id)
             except JobCancelled:
@@ -190,7 +189,7 @@ class Worker:
                           lambda frames, seconds: self.heartbeat(job.id, frames, seconds))
 
     def _finish(self, session: Session, job: CheckJob, state: JobState,
-                checked: Checked | None = None, error: str | None = None) -> bool:
+                checked: Checked | None = None, error: str | None = None) -> None:
         """The finishing write, only while this worker still owns the job; the stored check,
         the job's result and their audit entries commit together or not at all."""
         values: dict[str, Any] = {"state": state.value, "finished_at": self.clock(),
@@ -213,8 +212,6 @@ class Worker:
                 commit_change(session, SYSTEM_ACTOR, "check_job.finished", ENTITY, job)
         except JobLost:
             log.warning("check job %s was taken over by another worker", job.id)
-            return False
-        return True
 
     def _requeue(self, session: Session, job: CheckJob) -> None:
         session.rollback()
