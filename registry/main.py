@@ -59,11 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with Session(engine) as session:
             app.state.index = LiveIndex.open(settings.data_dir / "index", session)
-        app.state.jobs = WorkerPool(settings.job_workers, engine, settings, blobs,
-                                    app.state.index.caught_up)
-        app.state.jobs.start()
+        # Each lifespan stops the threads it started (a test client may nest a second one).
+        jobs = app.state.jobs = WorkerPool(settings.job_workers, engine, settings, blobs,
+                                           app.state.index.caught_up)
+        jobs.start()
         yield
-        app.state.jobs.stop()  # before the engine goes: a job in progress is requeued
+        jobs.stop()  # before the engine goes: a job in progress is requeued
         app.state.index.save()  # the next start loads it instead of rebuilding
         engine.dispose()
 
