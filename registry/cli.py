@@ -272,6 +272,109 @@ def export_audit(
         raise typer.Exit(2) from None
 
 
+@app.command("worker")
+def worker_command(
+    threads: Annotated[int, typer.Option(min=1, help="Worker threads")] = 1,
+    drain: Annotated[bool, typer.Option(help="Work the jobs waiting now, then exit")] = False,
+) -> None:
+    """Work check jobs (POST /v1/check-jobs) in this process.
+
+    Runs beside or instead of the API processes' own worker threads (REGISTRY_JOB_WORKERS).
+    Ctrl-C or SIGTERM puts a job in progress back in the queue for another worker."""
+    import signal
+    import threading
+
+    from sqlmodel import Session
+
+    from registry.checkjobs.worker import Worker, WorkerPool
+    from registry.core.blobstore import LocalBlobStore
+    from registry.core.db import make_engine
+    from registry.fingerprints.live import LiveIndex
+
+    settings = Settings()
+    settings.ensure_dirs()
+    engine = make_engine(settings.effective_database_url)
+    blobs = LocalBlobStore(settings.effective_blob_dir)
+    try:
+        with Session(engine) as session:
+            index = LiveIndex.open(settings.data_dir / "index", session)
+        if drain:
+            done = Worker(engine, settings, blobs, index.caught_up).drain()
+            typer.echo(f"{done} check job(s) worked")
+            return
+        stopping = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
+        pool = WorkerPool(threads, engine, settings, blobs, index.caught_up)
+        pool.start()
+        typer.echo(f"working check jobs with {threads} thread(s); Ctrl-C stops", err=True)
+        while not stopping.wait(1.0):
+            pass
+        pool.stop()
+    finally:
+        engine.dispose()
+
+
+@app.command("check")
+def check_command(
+    path: Annotated[Path, typer.Argument(help="A generated image or clip", exists=True,
+                                         dir_okay=False, resolve_path=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stored check as JSON")] = False,
+    key_name: Annotated[str | None, typer.Option(help="Who checks, logged as cli:NAME",
+                                                 show_default="the OS user")] = None,
+) -> None:
+    """Check an image or clip for near-copies here, with a progress bar (no server needed).
+
+    Runs against the registry's database and indexes; clips of any length up to the job
+    limit. The check is stored and logged like one made with POST /v1/checks.
+    Exit status 0 with a verdict, 2 when the file cannot be checked."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from registry.assets.ingest import cli_actor
+    from registry.checkjobs.service import check_file, stage
+    from registry.checks.schemas import CheckRead
+    from registry.checks.service import record_check
+    from registry.core.blobstore import LocalBlobStore
+    from registry.core.errors import RegistryError
+    from registry.fingerprints.live import LiveIndex
+
+    settings = Settings()
+    settings.ensure_dirs()
+    blobs = LocalBlobStore(settings.effective_blob_dir)
+    try:
+        with standalone_session(settings.effective_database_url) as session:
+            with path.open("rb") as stream:
+                sha256, info = stage(blobs, settings, stream)
+            live = LiveIndex.open(settings.data_dir / "index", session)
+            with Progress(TextColumn(path.name), BarColumn(),
+                          TextColumn("{task.completed:.1f}/{task.total:.1f} s"),
+                          TimeRemainingColumn(), console=Console(stderr=True),
+                          disable=as_json) as bar:
+                task = bar.add_task("check", total=info.duration_s or 0.0)
+                checked = check_file(session, live, blobs, settings, path.name,
+                                     blobs.path(sha256), sha256, info.media_type,
+                                     lambda _frames, seconds: bar.update(task, completed=seconds))
+                bar.update(task, completed=checked.seconds)
+            check = CheckRead.model_validate(
+                record_check(session, cli_actor(key_name), checked.kind, [checked.item]))
+    except RegistryError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(check.model_dump_json(indent=2))
+        return
+    matches = check.items[0].matches
+    typer.echo(f"{check.verdict.value}: {path.name} (check {check.id}, {len(matches)} match(es))")
+    for m in matches:
+        typer.echo(f"  {m.verdict.value} {m.asset_id} in {m.source_name} ({m.licence}), via {m.via}, "
+                   f"score {m.score}")
+        for span in m.spans:
+            typer.echo(f"    {span.query_start_s}-{span.query_end_s} s copies "
+                       f"{span.reference_start_s}-{span.reference_end_s} s, speed {span.speed}"
+                       + (", mirrored" if span.mirrored else ""))
+
+
 @app.command("ingest")
 def ingest_command(
     path: Annotated[Path, typer.Argument(help="File or folder (walked recursively, hidden files "

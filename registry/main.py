@@ -13,6 +13,8 @@ from registry import __version__
 from registry.assets.api import router as assets_router
 from registry.auditlog.api import router as log_router
 from registry.auth.api import router as keys_router
+from registry.checkjobs.api import router as check_jobs_router
+from registry.checkjobs.worker import WorkerPool
 from registry.checks.api import router as checks_router
 from registry.claims.api import router as claims_router
 from registry.core.blobstore import LocalBlobStore
@@ -35,9 +37,9 @@ from registry.signingkeys.api import router as signing_router
 from registry.sources.api import router as sources_router
 
 ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_router,
-           evaluation_router, checks_router, manifests_router, log_router, signing_router,
-           lineage_router, claims_router, exports_router, optouts_router, lookup_router,
-           reports_router]
+           evaluation_router, checks_router, check_jobs_router, manifests_router, log_router,
+           signing_router, lineage_router, claims_router, exports_router, optouts_router,
+           lookup_router, reports_router]
 
 DESCRIPTION = """Training-data provenance and licensing registry for AI film and media.
 
@@ -57,7 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with Session(engine) as session:
             app.state.index = LiveIndex.open(settings.data_dir / "index", session)
+        # Each lifespan stops the threads it started (a test client may nest a second one).
+        jobs = app.state.jobs = WorkerPool(settings.job_workers, engine, settings, blobs,
+                                           app.state.index.caught_up)
+        jobs.start()
         yield
+        jobs.stop()  # before the engine goes: a job in progress is requeued
         with Session(engine) as session:  # the next start loads it instead of rebuilding
             app.state.index.caught_up(session).save()
         engine.dispose()

@@ -5,6 +5,7 @@ def import_all_models() -> None:
     from registry.assets import models as _assets  # noqa: F401
     from registry.auditlog import models as _log  # noqa: F401
     from registry.auth import models as _auth  # noqa: F401
+    from registry.checkjobs import models as _checkjobs  # noqa: F401
     from registry.checks import models as _checks  # noqa: F401
     from registry.claims import models as _claims  # noqa: F401
     from registry.fingerprints import models as _fingerprints  # noqa: F401

@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 from PIL import Image, UnidentifiedImageError
@@ -69,7 +70,33 @@ def _probe_image(path: Path, max_pixels: int) -> MediaInfo | None:
     return MediaInfo(media_type=mime, width=width, height=height)
 
 
-def _probe_video(path: Path, max_pixels: int, max_clip_seconds: float) -> MediaInfo:
+def probe_header(path: Path, *, max_pixels: int, max_clip_seconds: float) -> MediaInfo:
+    """``probe`` without decoding a clip's frames: its duration and frame count are what the
+    container declares (None when it declares none). A long clip's frames are decoded, and
+    checked, once: while it is fingerprinted."""
+    info = _probe_image(path, max_pixels)
+    if info is not None:
+        return info
+    return _probe_video(path, max_pixels, max_clip_seconds, decode=False)
+
+
+def declared_clip_seconds(stream: BinaryIO) -> float | None:
+    """How long a clip says it lasts, read from its container header (nothing is decoded);
+    None for anything that is not a recognised clip. The stream is rewound."""
+    start = stream.tell()
+    try:
+        with av.open(stream, mode="r") as container:
+            if container.format.name not in VIDEO_CONTAINERS or not container.streams.video:
+                return None
+            return _declared_duration(container, container.streams.video[0])
+    except av.error.FFmpegError:
+        return None
+    finally:
+        stream.seek(start)
+
+
+def _probe_video(path: Path, max_pixels: int, max_clip_seconds: float,
+                 decode: bool = True) -> MediaInfo:
     try:
         container = av.open(str(path), mode="r")
     except av.error.FFmpegError:
@@ -90,6 +117,10 @@ def _probe_video(path: Path, max_pixels: int, max_clip_seconds: float) -> MediaI
         if declared is not None and declared > max_clip_seconds:
             raise InvalidMedia(f"clip lasts {declared:.1f} s, over the {max_clip_seconds:g} s limit")
         declared_frames = stream.frames
+        if not decode:
+            return MediaInfo(media_type=media_type, width=width, height=height,
+                             duration_s=None if declared is None else round(declared, 3),
+                             frame_count=declared_frames or None)
         frames, last_time = _decode_all(container, stream, max_clip_seconds)
     if frames == 0:
         raise InvalidMedia("the video stream has no decodable frames (truncated or corrupt)")

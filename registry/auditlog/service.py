@@ -60,6 +60,8 @@ def snapshot(entity: SQLModel) -> dict[str, Any]:
 class AuditedType:
     model: type[SQLModel]
     extra: Callable[[Session, Any], dict[str, Any]] | None = None
+    # Bookkeeping columns rewritten without a log entry (a job's lease and progress).
+    unlogged: frozenset[str] = frozenset()
 
 
 # entity_type -> how its records look in the log; filled by each domain's service module.
@@ -67,14 +69,17 @@ AUDITED: dict[str, AuditedType] = {}
 
 
 def audited(entity_type: str, model: type[SQLModel],
-            extra: Callable[[Session, Any], dict[str, Any]] | None = None) -> None:
-    AUDITED[entity_type] = AuditedType(model, extra)
+            extra: Callable[[Session, Any], dict[str, Any]] | None = None,
+            unlogged: frozenset[str] = frozenset()) -> None:
+    AUDITED[entity_type] = AuditedType(model, extra, unlogged)
 
 
 def record_view(session: Session, entity_type: str, entity: SQLModel) -> dict[str, Any]:
     """What the log stores for a record: its columns plus domain extras (e.g. holder links)."""
     view = snapshot(entity)
     spec = AUDITED.get(entity_type)
+    if spec and spec.unlogged:
+        view = {k: v for k, v in view.items() if k not in spec.unlogged}
     if spec and spec.extra:
         view |= spec.extra(session, entity)
     return view

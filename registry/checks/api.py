@@ -2,11 +2,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile, status
 
+from registry.assets.media import declared_clip_seconds
 from registry.auth.deps import CheckReader, Writer
 from registry.checks import service
 from registry.checks.schemas import CheckRead, FingerprintQuery
 from registry.core.deps import BlobsDep, SessionDep, SettingsDep
-from registry.core.errors import InvalidInput
+from registry.core.errors import ClipTooLongForSyncCheck, InvalidInput
 from registry.fingerprints.live import LiveIndex
 
 router = APIRouter(prefix="/v1/checks", tags=["Near-copy checks"])
@@ -29,9 +30,19 @@ def check_media(
     files: Annotated[list[UploadFile], File(description="Generated images and/or clips")],
 ) -> CheckRead:
     """Does this generated frame or clip copy a registered work? Each file gets a verdict
-    (copy / similar / clear) and its matches; clips get the aligned time spans."""
+    (copy / similar / clear) and its matches; clips get the aligned time spans. A clip over
+    ``REGISTRY_SYNC_CLIP_MAX_SECONDS`` is refused with ``413``: check it as a job
+    (``POST /v1/check-jobs``)."""
     if not 1 <= len(files) <= MAX_FILES:
         raise InvalidInput(f"send between 1 and {MAX_FILES} files")
+    limit = settings.sync_clip_max_seconds
+    for i, f in enumerate(files, start=1):
+        seconds = declared_clip_seconds(f.file)  # the container header: nothing is decoded
+        if seconds is not None and seconds > limit:
+            raise ClipTooLongForSyncCheck(
+                f"{f.filename or f'file {i}'} lasts {seconds:.1f} s, over the {limit:g} s that "
+                "POST /v1/checks checks while you wait: submit it to POST /v1/check-jobs, which "
+                "answers at once and checks it in the background", check_jobs="/v1/check-jobs")
     live = _live(request, session)
     items = [service.check_upload(session, live, blobs, settings, f.filename or f"file {i}", f.file)
              for i, f in enumerate(files, start=1)]

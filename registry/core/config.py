@@ -27,6 +27,16 @@ class Settings(BaseSettings):
     max_image_pixels: int = 80_000_000
     max_clip_seconds: float = 600.0
     max_json_bytes: int = 1024 * 1024
+    # Clips longer than this are refused by POST /v1/checks and checked as jobs
+    # (POST /v1/check-jobs), which accept clips up to job_clip_max_seconds.
+    sync_clip_max_seconds: float = 60.0
+    job_clip_max_seconds: float = 4 * 3600.0
+    # Background job workers per API process (0: only `registry worker` processes work jobs).
+    job_workers: int = 1
+    # A running job's worker renews its lease as it reports progress; a job whose lease
+    # ran out (its worker died) is taken over by another worker and re-run.
+    job_lease_seconds: float = 60.0
+    job_poll_seconds: float = 1.0
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -54,6 +54,10 @@ class PayloadTooLarge(RegistryError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class ClipTooLongForSyncCheck(RegistryError):
+    status, slug, title = 413, "clip-too-long-for-sync-check", "Clip too long to check synchronously"
+
+
 class UnsupportedMedia(RegistryError):
     status, slug, title = 415, "unsupported-media", "Unsupported media"
 

@@ -27,7 +27,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem("The key's role may not do this"),
     404: _problem("Unknown id, or a record outside the key's scope"),
     409: _problem("Conflicts with the current state (duplicate, retired record)"),
-    413: _problem("Body over the size limit"),
+    413: _problem("Body over the size limit, or a clip too long to check synchronously"),
     415: _problem("Upload is not a recognised image or video"),
     422: _problem("Invalid input or media"),
     503: _problem("A required resource (e.g. the signing key) is unavailable"),

@@ -2,6 +2,7 @@
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,11 +57,13 @@ def fingerprint_image_file(path: Path, max_pixels: int) -> ImageFingerprint:
 
 
 def fingerprint_clip_file(path: Path, max_seconds: float, max_pixels: int, *,
-                          reference: bool = True) -> VideoFingerprint:
-    """``reference``: also hash the crop windows (registered clips, not queries)."""
+                          reference: bool = True,
+                          progress: Callable[[int, float], None] | None = None) -> VideoFingerprint:
+    """``reference``: also hash the crop windows (registered clips, not queries).
+    ``progress``: see ``fingerprint_video``."""
     try:
         return fingerprint_video(path, max_duration_s=max_seconds, max_pixels=max_pixels,
-                                 crop_variants=reference)
+                                 crop_variants=reference, progress=progress)
     except MediaError as exc:
         raise media_error(exc) from None
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO, NamedTuple
@@ -289,8 +290,12 @@ def fingerprint_video(
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     crop_variants: bool = True,
+    progress: Callable[[int, float], None] | None = None,
 ) -> VideoFingerprint:
     """Fingerprint a clip from a path, raw bytes or a binary file object.
+
+    ``progress(frames_decoded, seconds_decoded)`` is called after every batch of kept
+    frames and once at the end; an exception it raises stops the decoding and propagates.
 
     ``crop_variants`` also hashes every kept frame through ``CROP_VARIANTS`` (needed
     for clips that get *registered*; a query only uses ``hashes``/``mirror_hashes``,
@@ -312,7 +317,7 @@ def fingerprint_video(
         stream = _video_stream(container)
         _check_metadata(container, stream, max_duration_s, max_frames, max_pixels)
         return _decode(container, stream, sample_fps, max_duration_s, max_frames,
-                       crop_variants)
+                       crop_variants, progress)
 
 
 def _as_source(obj):
@@ -375,7 +380,7 @@ def _nominal_rate(stream) -> float | None:
 
 
 def _decode(container, stream, sample_fps, max_duration_s, max_frames,
-            crop_variants=True) -> VideoFingerprint:
+            crop_variants=True, progress=None) -> VideoFingerprint:
     stream.thread_type = "AUTO"  # frame + slice threads; thread_count 0 = one per core
     ctx = stream.codec_context
     time_base = stream.time_base or Fraction(1, 1000)
@@ -403,6 +408,8 @@ def _decode(container, stream, sample_fps, max_duration_s, max_frames,
             details.append(info)
             variants.append(v)
             filled = 0
+            if progress is not None:
+                progress(decoded, max(last_t or 0.0, 0.0))
 
     try:
         for packet in container.demux(stream):

@@ -1,0 +1,123 @@
+"""Check jobs: a long clip (or any file) checked in the background, by whichever worker
+claims it first. Every claim, heartbeat and finish is a conditional UPDATE decided by the
+database, so replicas sharing one database never work a job twice nor lose one."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from registry.assets.media import MediaInfo, probe_header
+from registry.assets.service import stage_upload
+from registry.auditlog.service import Actor, audited, commit_change
+from registry.checkjobs.models import FINISHED, CheckJob, JobState
+from registry.checks import service as checks
+from registry.checks.schemas import CheckItem
+from registry.core.blobstore import LocalBlobStore
+from registry.core.config import Settings
+from registry.core.errors import Conflict, NotFound
+from registry.core.ids import new_id
+from registry.core.models import utcnow
+from registry.core.pagination import paginate
+from registry.fingerprints.live import LiveIndex
+from registry.fingerprints.records import fingerprint_clip_file
+
+ENTITY = "check_job"
+
+# Heartbeats rewrite the lease and progress many times a run: bookkeeping, not history.
+audited(ENTITY, CheckJob, unlogged=frozenset({"frames_done", "seconds_done", "lease_until"}))
+
+Progress = Callable[[int, float], None]
+
+
+def stage(blobs: LocalBlobStore, settings: Settings, stream: BinaryIO) -> tuple[str, MediaInfo]:
+    """Keep an upload in the blob store (any worker process can then read it) once it is
+    known to be an image or a clip within the job limit; its frames are decoded later."""
+    with blobs.staging_file() as staged:
+        sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
+        info = probe_header(staged, max_pixels=settings.max_image_pixels,
+                            max_clip_seconds=settings.job_clip_max_seconds)
+        blobs.put(staged, sha256)
+    return sha256, info
+
+
+def submit(session: Session, blobs: LocalBlobStore, settings: Settings, actor: Actor,
+           name: str, stream: BinaryIO) -> CheckJob:
+    sha256, info = stage(blobs, settings, stream)
+    job = CheckJob(id=new_id("job"), requested_by=actor.key_id, requested_role=actor.role.value,
+                   filename=name[:255], sha256=sha256, media_type=info.media_type,
+                   frames_total=info.frame_count if info.is_video else 1,
+                   seconds_total=info.duration_s if info.is_video else 0.0)
+    session.add(job)
+    commit_change(session, actor, "check_job.created", ENTITY, job)
+    return job
+
+
+def get_job(session: Session, actor: Actor, job_id: str) -> CheckJob:
+    job = session.get(CheckJob, job_id) if len(job_id) <= 40 else None
+    if job is None or (actor.role.value == "curator" and job.requested_by != actor.key_id):
+        raise NotFound(f"check job {job_id} does not exist")
+    return job
+
+
+def list_jobs(session: Session, actor: Actor, state: JobState | None, cursor: str | None,
+              limit: int) -> tuple[list[CheckJob], str | None]:
+    """Newest ids sort last (ids are time-ordered); a curator sees its own jobs only."""
+    statement = select(CheckJob)
+    if actor.role.value == "curator":
+        statement = statement.where(CheckJob.requested_by == actor.key_id)
+    if state is not None:
+        statement = statement.where(CheckJob.state == state.value)
+    return paginate(session, statement, CheckJob.id, cursor, limit)
+
+
+def cancel(session: Session, actor: Actor, job_id: str) -> CheckJob:
+    """A queued job is cancelled at once; a running one is flagged, and its worker stops
+    at its next progress report."""
+    job = get_job(session, actor, job_id)
+    queued = session.execute(
+        update(CheckJob).where(CheckJob.id == job.id, CheckJob.state == JobState.queued.value)
+        .values(state=JobState.cancelled.value, cancel_requested=True, finished_at=utcnow()))
+    if queued.rowcount == 1:
+        commit_change(session, actor, "check_job.finished", ENTITY, job)
+        return job
+    running = session.execute(
+        update(CheckJob).where(CheckJob.id == job.id, CheckJob.state == JobState.running.value,
+                               CheckJob.cancel_requested.is_(False))
+        .values(cancel_requested=True))
+    if running.rowcount == 1:
+        commit_change(session, actor, "check_job.cancel_requested", ENTITY, job)
+        return job
+    session.rollback()
+    session.refresh(job)
+    if job.state in FINISHED:
+        raise Conflict(f"check job {job.id} already finished ({job.state})", state=job.state)
+    return job  # running, cancellation already requested
+
+
+@dataclass(frozen=True)
+class Checked:
+    item: CheckItem
+    kind: str
+    frames: int
+    seconds: float
+
+
+def check_file(session: Session, live: LiveIndex, blobs: LocalBlobStore, settings: Settings,
+               name: str, path: Path, sha256: str, media_type: str,
+               progress: Progress | None = None) -> Checked:
+    """The synchronous check of one stored file, with decoding progress for clips (the
+    matching itself is ``registry.checks.service``'s, unchanged)."""
+    if not media_type.startswith("video/"):
+        with path.open("rb") as stream:  # already in the blob store: nothing more to keep
+            item = checks.check_upload(session, live, blobs, settings, name, stream, keep=False)
+        return Checked(item, "image", 1, 0.0)
+    fp = fingerprint_clip_file(path, settings.job_clip_max_seconds, settings.max_image_pixels,
+                               reference=False, progress=progress)
+    hits = checks._clip_hits(live, fp)  # noqa: SLF001
+    item = checks._item(name, sha256, media_type,  # noqa: SLF001
+                        checks._resolve(session, live, hits))  # noqa: SLF001
+    return Checked(item, "clip", fp.frames_decoded, round(fp.duration_s, 3))
