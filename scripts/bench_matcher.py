@@ -257,11 +257,21 @@ def frames_section(args) -> None:
         for code in q:
             index.range_search_arrays(np.array([code]), 8)
         look = (time.perf_counter() - t0) / len(q) * 1000
-        out.append([label, f"{stop:,}", f"{seconds:.0f}", f"{stop / seconds:,.0f}", f"{look:.2f}"])
+        snapshot = "-"
+        if isinstance(index, SegmentedHashIndex):
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                names = index.save(Path(tmp))
+                saved = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                SegmentedHashIndex.load(Path(tmp), names)
+                snapshot = f"{saved:.1f} / {time.perf_counter() - t0:.1f}"
+        out.append([label, f"{stop:,}", f"{seconds:.0f}", f"{stop / seconds:,.0f}", f"{look:.2f}",
+                    snapshot])
         del index
         gc.collect()
     print(f"\n## Frame index build ({n:,} frame hashes, batches of {batch * 50:,})\n")
-    print(table(["index", "hashes", "build s", "hashes/s", "lookup ms"], out))
+    print(table(["index", "hashes", "build s", "hashes/s", "lookup ms", "save / load s"], out))
 
 
 def main() -> None:

@@ -165,7 +165,7 @@ class Candidate:
 
 # --------------------------------------------------------------------------- matcher
 
-SHORTLIST = 32  # images per ORB variant that the inverted file hands to verification
+SHORTLIST = 16  # images per ORB variant that the inverted file hands to verification
 # pHash-only candidates within this many bits: beyond it the pHash alone cannot reach
 # "similar" (the ORB channel brings its own candidates, whatever their pHash distance).
 PHASH_CANDIDATE_RADIUS = next(d for d in range(64) if score(Evidence(phash={"phash": d + 1}))

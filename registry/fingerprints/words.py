@@ -31,7 +31,7 @@ import numpy as np
 from registry.fingerprints import segments as segment_files
 
 VOCABULARY_PATH = Path(__file__).parent / "data" / "orb_vocabulary.npz"
-WORD_NPROBE = 2  # coarse cells searched per code: the nearest leaf is often under the 2nd
+WORD_NPROBE = 1  # coarse cells searched per code (2 finds the nearest leaf more often, at 2.5x the cost)
 _LOW32 = np.uint64(0xFFFFFFFF)
 # Segments holding more postings than this per word on average are stored as CSR
 # (4 bytes per posting + 4 per word); smaller ones as sorted (word, image) pairs.
