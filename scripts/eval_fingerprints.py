@@ -305,7 +305,8 @@ def image_section(args) -> None:
     flat_engine, flat_fpr, _ = outcome(flat, matching.ALL_CHANNELS, live, matching.COPY_MIN_SCORE)
     base, base_fpr = baseline_outcome(evaluation, base_t)
     print("## Evaluation split: recall per family (copy verdict on the right work)\n")
-    print(f"Registered beside the {len(_NAMES) - len(_DISTRACTORS)} works: {len(_DISTRACTORS)} "
+    n_registered = sum(w.role == "registered" for w in _WORKS.values())
+    print(f"Registered beside the {n_registered} works: {len(_DISTRACTORS)} "
           "synthetic distractors. *exhaustive*: every stored ORB code searched (the old path); "
           "*engine*: visual-word shortlist, then the same verification.\n")
     print("| family | queries | phash baseline | exhaustive | engine |\n|---|---:|---:|---:|---:|")

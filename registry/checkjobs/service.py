@@ -57,8 +57,9 @@ def submit(session: Session, blobs: LocalBlobStore, settings: Settings, actor: A
 
 
 def get_job(session: Session, actor: Actor, job_id: str) -> CheckJob:
-    job = session.get(CheckJob, job_id) if len(job_id) <= 40 else None
-    if job is None or (actor.role.value == "curator" and job.requested_by != actor.key_id):
+    job = session.exec(select(CheckJob).where(
+        CheckJob.id == job_id, checks.requester_scope(actor, CheckJob.requested_by))).first()
+    if job is None:
         raise NotFound(f"check job {job_id} does not exist")
     return job
 
@@ -66,9 +67,7 @@ def get_job(session: Session, actor: Actor, job_id: str) -> CheckJob:
 def list_jobs(session: Session, actor: Actor, state: JobState | None, cursor: str | None,
               limit: int) -> tuple[list[CheckJob], str | None]:
     """Newest ids sort last (ids are time-ordered); a curator sees its own jobs only."""
-    statement = select(CheckJob)
-    if actor.role.value == "curator":
-        statement = statement.where(CheckJob.requested_by == actor.key_id)
+    statement = select(CheckJob).where(checks.requester_scope(actor, CheckJob.requested_by))
     if state is not None:
         statement = statement.where(CheckJob.state == state.value)
     return paginate(session, statement, CheckJob.id, cursor, limit)

@@ -4,9 +4,10 @@ the registered works they copy, and stored so that reports can cite them."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from registry.assets.media import probe
@@ -188,8 +189,15 @@ def record_check(session: Session, actor: Actor, kind: str, items: list[CheckIte
     return check
 
 
+def requester_scope(actor: Actor, requested_by: Any) -> Any:
+    """What a reader may see of checks and check jobs: a curator only what its own key
+    requested, the other reading roles everything."""
+    return requested_by == actor.key_id if actor.role.value == "curator" else sa.true()
+
+
 def get_check(session: Session, actor: Actor, check_id: str) -> Check:
-    check = session.get(Check, check_id) if len(check_id) <= 40 else None
-    if check is None or (actor.role.value == "curator" and check.requested_by != actor.key_id):
+    check = session.exec(select(Check).where(
+        Check.id == check_id, requester_scope(actor, Check.requested_by))).first()
+    if check is None:
         raise NotFound(f"check {check_id} does not exist")
     return check
