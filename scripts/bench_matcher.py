@@ -121,17 +121,21 @@ class BulkStore:
         return out
 
 
-def queries() -> tuple[list, dict[int, ImageFingerprint], dict[int, str]]:
-    path = CACHE / "queries.pickle"
+def queries(split: str = "evaluation") -> tuple[list, dict[int, ImageFingerprint], dict[int, str]]:
+    """One draw per family of each registered work and each never-registered work of
+    ``split`` (the matcher's shortlist and postings budget were chosen on "calibration";
+    the tables report "evaluation")."""
+    path = CACHE / ("queries.pickle" if split == "evaluation" else f"queries-{split}.pickle")
     works = evalset.load_works()
     registered = [w for w in works if w.role == "registered"]
     names = dict(enumerate(w.key for w in registered))
     refs = {i: fingerprint_image(w.image) for i, w in enumerate(registered)}
     if path.exists():
         return pickle.loads(path.read_bytes()), refs, names
-    pool = registered + [w for w in works if w.pool == "evaluation"]
+    pool = registered + [w for w in works if w.pool == split]
+    seed = evalset.EVALUATION_SEED if split == "evaluation" else evalset.CALIBRATION_SEED
     qs = [(q.truth, q.family, query_descriptors(load_image(q.data)))
-          for q in evalset.build_queries(pool, evalset.EVALUATION_SEED, draws=1, negative_draws=1)]
+          for q in evalset.build_queries(pool, seed, draws=1, negative_draws=1)]
     CACHE.mkdir(exist_ok=True)
     path.write_bytes(pickle.dumps(qs))
     return qs, refs, names
@@ -185,7 +189,7 @@ def pct(values, q):
 
 
 def image_section(args) -> None:
-    qs, refs, names = queries()
+    qs, refs, names = queries(args.split)
     if args.queries:
         qs = qs[::args.queries]
     real = real_fingerprints(args.real)
@@ -281,6 +285,7 @@ def main() -> None:
     parser.add_argument("--exhaustive-recall-max", type=int, default=10_000,
                         help="beyond this size the exhaustive path is timed on 3 queries only")
     parser.add_argument("--queries", type=int, default=0, help="use every k-th query (0: all)")
+    parser.add_argument("--split", choices=["evaluation", "calibration"], default="evaluation")
     parser.add_argument("--real", type=int, default=2000)
     parser.add_argument("--frames", type=int, default=10_000_000)
     parser.add_argument("--frames-baseline", type=int, default=3_000_000)

@@ -229,3 +229,28 @@ def test_loader_rejects_images_above_max_pixels():
 def test_phash64_matches_imagehash_hex(works):
     image = works[2].image
     assert f"{phash64(image):016x}" == str(imagehash.phash(image))
+
+
+def test_word_shortlist_reads_rare_words_within_its_budget():
+    """A word every image holds costs a posting per image and says nothing: within a
+    budget that leaves it out, the image sharing the query's rare words still comes first,
+    and the top of many images is the one a full ranking gives."""
+    from registry.fingerprints.words import InvertedFile
+
+    rng = np.random.default_rng(3)
+    index = InvertedFile(50_000)
+    n = 3000
+    common = np.arange(5)  # in every image
+    images = list(range(n))
+    words = [np.concatenate([common, rng.integers(5, 50_000, 40)]) for _ in images]
+    words[1234] = np.concatenate([common, np.arange(49_000, 49_030)])  # the only one with these
+    index.add(images[:2000], words[:2000])
+    index.add(images[2000:], words[2000:])  # two segments
+    query = np.concatenate([common, np.arange(49_000, 49_030), rng.integers(5, 49_000, 30)])
+
+    full = index.shortlist(query, 10, budget=10**9)
+    budgeted = index.shortlist(query, 10, budget=200)  # the common words alone are 15,000
+    assert full[0][0] == budgeted[0][0] == 1234
+    # an exact top-k: every image the budgeted call leaves out scores no higher
+    scores = dict(index.shortlist(query, n, budget=200))
+    assert [s for _, s in budgeted] == sorted(scores.values(), reverse=True)[:10]

@@ -165,7 +165,11 @@ class Candidate:
 
 # --------------------------------------------------------------------------- matcher
 
-SHORTLIST = 16  # images per ORB variant that the inverted file hands to verification
+# Images per ORB variant that the inverted file hands to verification. It and the
+# postings budget (words.POSTINGS_BUDGET) were chosen on the calibration split at 1 M
+# images (scripts/bench_matcher.py --split calibration): the smallest values whose recall
+# equals reading every posting; 16 cost 25% more time for no recall.
+SHORTLIST = 8
 # pHash-only candidates within this many bits: beyond it the pHash alone cannot reach
 # "similar" (the ORB channel brings its own candidates, whatever their pHash distance).
 PHASH_CANDIDATE_RADIUS = next(d for d in range(64) if score(Evidence(phash={"phash": d + 1}))
@@ -199,8 +203,8 @@ class Matcher:
       shortlist of images, whose full descriptors come from ``store``; the query's codes
       are matched (k nearest) against the shortlist's codes only, and the best-voted
       images are verified geometrically, exactly as an exhaustive search would verify
-      them. At small registries every voting image is shortlisted and the answers equal
-      the exhaustive path's; at large ones the shortlist spares the scan.
+      them. A query reads the postings of its rarest words only, up to a fixed budget,
+      so its cost does not grow with the registry; the shortlist spares the scan.
 
     ``exhaustive=True`` keeps every ORB code in one flat faiss index instead (the
     baseline the benchmark and evaluation compare against: 38 KB per image, linear time).
@@ -208,14 +212,16 @@ class Matcher:
     """
 
     def __init__(self, store: FingerprintStore | None = None, *, exhaustive: bool = False,
-                 phash_radius: int = PHASH_CANDIDATE_RADIUS, shortlist: int = SHORTLIST):
+                 phash_radius: int = PHASH_CANDIDATE_RADIUS, shortlist: int = SHORTLIST,
+                 postings_budget: int | None = None):
         from registry.fingerprints.index import SegmentedHashIndex
-        from registry.fingerprints.words import InvertedFile, vocabulary
+        from registry.fingerprints.words import POSTINGS_BUDGET, InvertedFile, vocabulary
 
         self.store = store if store is not None else MemoryStore()
         self.phash_index = SegmentedHashIndex()
         self.phash_radius = phash_radius
         self.shortlist = shortlist
+        self.postings_budget = POSTINGS_BUDGET if postings_budget is None else postings_budget
         self.exhaustive = exhaustive
         self.orb_index = FaissBinaryIndex(256) if exhaustive else None
         self.vocabulary = vocabulary()
@@ -352,16 +358,19 @@ class Matcher:
         if self.orb_index is not None:
             distances, ids = self.orb_index.search(codes, ORB_KNN)
             return distances, ids, None
-        shortlist = [w for w, _ in self.words.shortlist(self.vocabulary.words(codes),
-                                                        self.shortlist + len(self._removed))
-                     if w not in self._removed][:self.shortlist]
+        ranked = self.words.shortlist(self.vocabulary.words(codes),
+                                      self.shortlist + len(self._removed), self.postings_budget)
+        shortlist = [w for w, _ in ranked if w not in self._removed][:self.shortlist]
         fingerprints = self.store.get(shortlist)
-        local = FaissBinaryIndex(256)
-        for work_id, fp in fingerprints.items():
-            if fp.orb_count:
-                local.add(_orb_ids(work_id, fp), fp.orb_codes())
-        distances, ids = local.search(codes, ORB_KNN)
-        return distances, ids, fingerprints
+        owned = [(w, fp) for w, fp in fingerprints.items() if fp.orb_count]
+        if not owned:
+            return (np.full((len(codes), 1), 256, np.int32), np.full((len(codes), 1), -1, np.int64),
+                    fingerprints)
+        local = faiss.IndexBinaryFlat(256)  # rows map to ids below: no id map to maintain
+        local.add(np.concatenate([fp.orb_codes() for _, fp in owned]))
+        ids = np.concatenate([_orb_ids(w, fp) for w, fp in owned])
+        distances, rows = local.search(np.ascontiguousarray(codes), min(ORB_KNN, local.ntotal))
+        return distances, np.where(rows >= 0, ids[rows], -1), fingerprints
 
 
 def _orb_ids(work_id: int, fingerprint: ImageFingerprint) -> np.ndarray:
@@ -380,12 +389,14 @@ def verify_geometry(q_points, q_angles, q_index, r_index, distances, r_points, r
     _, first_q = np.unique(q_index, return_index=True)
     keep = np.zeros(len(q_index), bool)
     keep[first_q] = True
-    pairs = {}
-    for q, r in zip(q_index[keep], r_index[keep], strict=True):
-        pairs.setdefault(int(r), int(q))  # one query keypoint per reference keypoint
-    if len(pairs) < ORB_MIN_VOTES:
+    q_index, r_index = q_index[keep], r_index[keep]
+    # one query keypoint per reference keypoint, the best first, in match order (RANSAC's
+    # sampling depends on the order)
+    _, first_r = np.unique(r_index, return_index=True)
+    if len(first_r) < ORB_MIN_VOTES:
         return 0
-    q_sel, r_sel = np.array(list(pairs.values())), np.array(list(pairs.keys()))
+    first_r.sort()
+    q_sel, r_sel = q_index[first_r], r_index[first_r]
     turn = (q_angles[q_sel].astype(np.int16) - r_angles[r_sel]) % 256  # 1/256 turns
     histogram = np.bincount(turn // 16, minlength=16)  # 22.5-degree bins
     peak = (np.argmax(histogram) * 16 + 8)
@@ -406,5 +417,5 @@ def verify_geometry(q_points, q_angles, q_index, r_index, distances, r_points, r
     disagreement = (rotation + peak * 360 / 256 + 180) % 360 - 180
     if abs(disagreement) > ORB_ROTATION_TOLERANCE:
         return 0  # points line up, but keypoints turned another way: chance
-    inliers = dst[mask.ravel().astype(bool)]
-    return len(np.unique((inliers // INLIER_CELL_PIXELS).astype(int), axis=0))
+    cells = (dst[mask.ravel().astype(bool)] // INLIER_CELL_PIXELS).astype(np.int64)
+    return len(np.unique(cells[:, 0] * 65536 + cells[:, 1]))  # 512-px frame: < 65536 cells a row

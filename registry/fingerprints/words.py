@@ -31,6 +31,10 @@ import numpy as np
 from registry.fingerprints import segments as segment_files
 
 VOCABULARY_PATH = Path(__file__).parent / "data" / "orb_vocabulary.npz"
+# Postings a query reads (rarest words first): a bound on query time whatever the
+# registry's size. At 1 M images a query's ~950 words hold ~1.7 M postings; the first
+# 100,000 still include enough of the words a true copy shares with it to shortlist it.
+POSTINGS_BUDGET = 100_000  # chosen with matching.SHORTLIST (see there)
 WORD_NPROBE = 1  # coarse cells searched per code (2 finds the nearest leaf more often, at 2.5x the cost)
 _LOW32 = np.uint64(0xFFFFFFFF)
 # Segments holding more postings than this per word on average are stored as CSR
@@ -100,10 +104,14 @@ class _Segment:
         return (np.searchsorted(self.pairs, keys, "left"),
                 np.searchsorted(self.pairs, keys + (_LOW32 + np.uint64(1)), "left"))
 
-    def image_at(self, positions: np.ndarray) -> np.ndarray:
+    def images_in(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The image numbers at positions [start, end) of each range, int64."""
+        if not len(starts):
+            return np.empty(0, np.int64)
         if self.images is not None:
-            return self.images[positions].astype(np.int64)
-        return (self.pairs[positions] & _LOW32).astype(np.int64)
+            runs = zip(starts.tolist(), ends.tolist(), strict=True)
+            return np.concatenate([self.images[a:b] for a, b in runs]).astype(np.int64)
+        return (self.pairs[_positions(starts, ends)] & _LOW32).astype(np.int64)
 
     def save(self, path: Path) -> None:
         arrays = {"meta": np.array([self.n_images, self.n_postings], np.int64)}
@@ -124,13 +132,28 @@ class _Segment:
         return sum(a.nbytes for a in (self.offsets, self.images, self.pairs) if a is not None)
 
 
-def _expand(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions covered by the ranges [start, end) and the range each belongs to."""
+def _positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Every position covered by the ranges [start, end), range by range."""
     counts = ends - starts
-    total = int(counts.sum())
-    which = np.repeat(np.arange(len(starts)), counts)
     first = np.cumsum(counts) - counts
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - first, counts), which
+    return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - first, counts)
+
+
+def _top_images(images: np.ndarray, scores: np.ndarray, limit: int) -> np.ndarray:
+    """The ``limit`` best-scored distinct images among ``images`` (postings, so an image
+    repeats once per shared word). Ranking the postings' scores and de-duplicating the
+    best of them is exact as soon as they hold ``limit`` distinct images: every image
+    left out scores at most the lowest one taken (ties there may go either way). It spares
+    a pass over all images."""
+    at = scores[images]
+    take = limit * 8
+    while True:
+        if take >= len(images):
+            return np.unique(images)
+        best = np.unique(images[np.argpartition(-at, take)[:take]])
+        if len(best) >= limit:
+            return best
+        take *= 4
 
 
 class InvertedFile:
@@ -185,8 +208,10 @@ class InvertedFile:
         with self._write:
             self._segments, self._names = segments, tuple(names)
 
-    def shortlist(self, words: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        """The ``limit`` images sharing the most idf-weighted words with ``words``."""
+    def shortlist(self, words: np.ndarray, limit: int,
+                  budget: int = POSTINGS_BUDGET) -> list[tuple[int, float]]:
+        """The ``limit`` images sharing the most idf-weighted words with ``words``,
+        counting the query's rarest words only, up to ``budget`` postings in all."""
         segments = self._segments  # one consistent view, whatever writers do meanwhile
         n_images = sum(s.n_images for s in segments)
         words = np.unique(np.asarray(words, np.int64))
@@ -194,23 +219,22 @@ class InvertedFile:
             return []
         ranges = [s.ranges(words) for s in segments]
         df = sum(end - start for start, end in ranges)
-        idf = np.log(n_images / np.maximum(df, 1))
+        # Common words carry little weight (low idf) but most of the postings: reading
+        # them all made every query linear in the registry. Rarest first, then stop.
+        order = np.argsort(df, kind="stable")
+        chosen = order[np.cumsum(df[order]) <= budget]
+        idf = np.log(n_images / np.maximum(df[chosen], 1))
         images, weights = [], []
         for segment, (start, end) in zip(segments, ranges, strict=True):
-            positions, which = _expand(start, end)
-            images.append(segment.image_at(positions))
-            weights.append(idf[which])
-        images_all = np.concatenate(images)
+            start, end = start[chosen], end[chosen]
+            images.append(segment.images_in(start, end))
+            weights.append(np.repeat(idf, end - start))
+        images_all = np.concatenate(images) if images else np.empty(0, np.int64)
         if not len(images_all):
             return []
-        # bincount over image numbers is O(postings + images); sorting postings is not
         scores = np.bincount(images_all, weights=np.concatenate(weights))
-        if len(scores) > limit:
-            top = np.argpartition(-scores, limit)[:limit]
-        else:
-            top = np.arange(len(scores))
-        top = top[scores[top] > 0]
-        top = top[np.lexsort((top, -scores[top]))]
+        top = _top_images(images_all, scores, limit)
+        top = top[np.lexsort((top, -scores[top]))][:limit]
         return [(int(i), float(scores[i])) for i in top]
 
     def memory_bytes(self) -> int:
