@@ -87,8 +87,9 @@ _MAX_WORK_ID = 1 << 47  # so that ORB ids fit faiss' signed 64-bit ids
 
 
 class FaissBinaryIndex:
-    """In-memory exact Hamming index (IndexBinaryFlat behind an id map): the per-query
-    index over shortlisted codes, and the exhaustive baseline over all of them."""
+    """In-memory exact Hamming index (IndexBinaryFlat behind an id map, so codes can be
+    removed): the exhaustive baseline over every registered code. The per-query index
+    over shortlisted codes needs no removal and uses a bare IndexBinaryFlat."""
 
     def __init__(self, bits: int):
         self.bits = bits

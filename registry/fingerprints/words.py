@@ -229,11 +229,12 @@ class InvertedFile:
             start, end = start[chosen], end[chosen]
             images.append(segment.images_in(start, end))
             weights.append(np.repeat(idf, end - start))
-        images_all = np.concatenate(images) if images else np.empty(0, np.int64)
+        images_all = np.concatenate(images)
         if not len(images_all):
             return []
         scores = np.bincount(images_all, weights=np.concatenate(weights))
         top = _top_images(images_all, scores, limit)
+        top = top[scores[top] > 0]  # sharing only words every image has is no evidence
         top = top[np.lexsort((top, -scores[top]))][:limit]
         return [(int(i), float(scores[i])) for i in top]
 
