@@ -213,9 +213,14 @@ def _bar_width(lines: np.ndarray) -> int:
 # --------------------------------------------------------------------------- ORB
 
 
+def work_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """(width, height) of the frame ORB runs on: the long side resized to ``side``."""
+    scale = side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _work_gray(image: Image.Image, side: int) -> np.ndarray:
-    scale = side / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    size = work_size(image.width, image.height, side)
     return np.asarray(image.convert("L").resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
 
 
@@ -329,12 +334,14 @@ class QueryDescriptors:
     ``phash`` maps a variant name to its 64-bit code: "plain" (what the client
     computes), "mirror" (horizontal flip), "trim" and "trim_mirror" (after
     trim_borders). ``orb`` maps "plain" / "mirror" to (codes (n, 32) uint8,
-    positions (n, 2) float32 in the QUERY_WORK_SIDE frame, orientations (n,) uint8).
-    Mirroring happens on the query so references need not store a flipped copy.
+    positions (n, 2) float32 in the QUERY_WORK_SIDE frame, orientations (n,) uint8);
+    ``size`` is that frame's (width, height). Mirroring happens on the query so
+    references need not store a flipped copy.
     """
 
     phash: dict[str, int]
     orb: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    size: tuple[int, int]
 
 
 def query_descriptors(image: Image.Image) -> QueryDescriptors:
@@ -354,4 +361,5 @@ def query_descriptors(image: Image.Image) -> QueryDescriptors:
             "plain": _orb_features(gray, ORB_QUERY_FEATURES),
             "mirror": _orb_features(np.ascontiguousarray(gray[:, ::-1]), ORB_QUERY_FEATURES),
         },
+        size=(gray.shape[1], gray.shape[0]),
     )

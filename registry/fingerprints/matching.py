@@ -13,13 +13,21 @@ Two channels, both Hamming-distance only:
   (rotation + scale + shift) is fitted with RANSAC and must agree with that
   rotation. The evidence is the number of distinct 8x8-pixel cells of the reference
   covered by the RANSAC inliers: chance matches that line up tend to pile onto a
-  few spots, a crop or a rotated copy spreads over the picture.
+  few spots, a crop or a rotated copy spreads over the picture. The fitted transform
+  and the share of the query the inliers span come with it (``Fit``), as evidence of
+  where the copy sits in the work.
 
 A candidate's score is a logistic regression over the two pieces of evidence, each
 counted only beyond what unrelated images reach by chance: pHash bits closer than
 PHASH_CHANCE_DISTANCE, inlier cells above ORB_CHANCE_CELLS. It is fitted on the
 calibration split with both classes weighted equally (roughly "probability this
 pair is a copy" at even odds); the verdict thresholds apply to that score.
+
+Among near-identical candidates (frames of one shot) the score saturates at 1.0, so
+candidates are ranked by the score as reported (SCORE_DECIMALS), then by the raw
+evidence (``strength``): pHash bits closer than chance first -- the pHash tells
+neighbouring frames apart, where every one of them has plenty of ORB inliers --
+then ORB inlier cells.
 """
 
 from __future__ import annotations
@@ -34,10 +42,12 @@ import numpy as np
 from PIL import Image
 
 from registry.fingerprints.image import (
+    WORK_SIDE,
     ImageFingerprint,
     QueryDescriptors,
     phash_bytes,
     query_descriptors,
+    work_size,
 )
 
 # ---- calibrated by `.venv/bin/python scripts/eval_fingerprints.py` ---------------
@@ -77,7 +87,10 @@ PHASH_PAIRS = {
                           ("mirror", "trimmed")],
 }
 ORB_VARIANTS = {"orb": "plain", "orb_mirror": "mirror"}
-ALL_CHANNELS = tuple(PHASH_PAIRS) + tuple(ORB_VARIANTS)
+PHASH_CHANNELS = tuple(PHASH_PAIRS)
+ALL_CHANNELS = PHASH_CHANNELS + tuple(ORB_VARIANTS)
+MIRRORED_CHANNELS = ("phash_mirror", "phash_trim_mirror", "orb_mirror")
+SCORE_DECIMALS = 4  # scores are reported (and ranked) to this many decimals
 
 _MAX_KEYPOINTS = 1 << 16  # ORB ids are work_id << 16 | keypoint number
 _MAX_WORK_ID = 1 << 47  # so that ORB ids fit faiss' signed 64-bit ids
@@ -115,19 +128,38 @@ class FaissBinaryIndex:
 # --------------------------------------------------------------------------- scoring
 
 
+@dataclass(frozen=True)
+class Fit:
+    """A similarity transform verified by RANSAC, taking the query's frame onto the
+    registered image's (for the mirror variant: the mirrored query's)."""
+
+    cells: int  # reference 8x8 cells covered by the inliers: the evidence that is scored
+    scale: float  # the query's long side in units of the reference's (1 = same framing)
+    rotation_deg: float  # clockwise as displayed (image y points down)
+    tx: float  # where the query's top-left corner lands, as a fraction of the reference width
+    ty: float  # ... and of its height
+    coverage: float  # share of the query frame inside the inliers' convex hull
+
+
 @dataclass
 class Evidence:
     """Raw evidence for one (query, registered image) pair, per channel: best pHash
-    Hamming distance (64 = no evidence) or ORB inlier cells (0 = no evidence)."""
+    Hamming distance (64 = no evidence) or ORB inlier cells (0 = no evidence), and the
+    geometric fit behind each ORB channel's cells."""
 
     phash: dict[str, int] = field(default_factory=dict)
     orb: dict[str, int] = field(default_factory=dict)
+    fits: dict[str, Fit] = field(default_factory=dict)
 
     def phash_distance(self, channels=ALL_CHANNELS) -> int:
         return min([d for c, d in self.phash.items() if c in channels], default=64)
 
     def orb_cells(self, channels=ALL_CHANNELS) -> int:
         return max([n for c, n in self.orb.items() if c in channels], default=0)
+
+    def best_fit(self) -> tuple[str, Fit] | None:
+        """The ORB channel with the most inlier cells (the plain one on a tie) and its fit."""
+        return max(self.fits.items(), key=lambda item: item[1].cells, default=None)
 
 
 def _sigmoid(x: float) -> float:
@@ -156,12 +188,40 @@ def verdict(value: float, copy_min=None, similar_min=None) -> str:
     return "clear"
 
 
+def strength(evidence: Evidence) -> tuple[int, int]:
+    """What ranks candidates whose reported scores are equal, larger first: pHash bits
+    closer than chance, then ORB inlier cells."""
+    return margins(evidence)[0], evidence.orb_cells()
+
+
 @dataclass
 class Candidate:
     work_id: int
     score: float
     verdict: str
     evidence: Evidence
+
+    def rank(self) -> tuple:
+        """Sort key, best first: reported score, then ``strength``, then registration order."""
+        return (-round(self.score, SCORE_DECIMALS), *(-v for v in strength(self.evidence)),
+                self.work_id)
+
+    @property
+    def channel(self) -> str:
+        """What found the match: "global_hash" when the pHashes alone reach its verdict
+        (the whole picture matches), else "local_features" (ORB and RANSAC)."""
+        alone = verdict(score(self.evidence, PHASH_CHANNELS))
+        return "global_hash" if alone == self.verdict else "local_features"
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the channel's best evidence came from the mirrored query (strictly:
+        a symmetric picture matches both ways)."""
+        ev = self.evidence
+        if self.channel == "local_features":
+            return ev.best_fit()[0] in MIRRORED_CHANNELS
+        unmirrored = [c for c in PHASH_CHANNELS if c not in MIRRORED_CHANNELS]
+        return ev.phash_distance(MIRRORED_CHANNELS) < ev.phash_distance(unmirrored)
 
 
 # --------------------------------------------------------------------------- matcher
@@ -303,10 +363,13 @@ class Matcher:
         fingerprints = self.store.get(sorted(phash_only | set(orb_evidence)))
         candidates = []
         for work_id, fp in fingerprints.items():
-            evidence = Evidence(self._phash_evidence(query, fp), orb_evidence.get(work_id, {}))
+            fits = orb_evidence.get(work_id, {})
+            evidence = Evidence(self._phash_evidence(query, fp),
+                                {c: f.cells if f else 0 for c, f in fits.items()},
+                                {c: f for c, f in fits.items() if f})
             value = score(evidence)
             candidates.append(Candidate(work_id, value, verdict(value), evidence))
-        candidates.sort(key=lambda c: (-c.score, c.work_id))
+        candidates.sort(key=Candidate.rank)
         return candidates[:k]
 
     # -- pHash -------------------------------------------------------------------
@@ -324,8 +387,8 @@ class Matcher:
 
     # -- ORB ---------------------------------------------------------------------
 
-    def _orb_evidence(self, query: QueryDescriptors) -> dict[int, dict[str, int]]:
-        found: dict[int, dict[str, int]] = {}
+    def _orb_evidence(self, query: QueryDescriptors) -> dict[int, dict[str, Fit | None]]:
+        found: dict[int, dict[str, Fit | None]] = {}
         for channel, variant in ORB_VARIANTS.items():
             codes, points, angles = query.orb[variant]
             if len(codes) == 0:
@@ -348,9 +411,9 @@ class Matcher:
                 if fp is None:  # in a shared index but not in the store
                     continue
                 mine = works == work_id
-                cells = verify_geometry(points, angles, q_index[mine], ids[mine] & 0xFFFF,
-                                        distances[mine], fp.orb_xy(), fp.orb_angle())
-                found.setdefault(work_id, {})[channel] = cells
+                found.setdefault(work_id, {})[channel] = verify_geometry(
+                    points, angles, q_index[mine], ids[mine] & 0xFFFF, distances[mine],
+                    fp.orb_xy(), fp.orb_angle(), query.size, work_size(fp.width, fp.height, WORK_SIDE))
         return found
 
     def _orb_neighbours(self, codes: np.ndarray):
@@ -378,9 +441,11 @@ def _orb_ids(work_id: int, fingerprint: ImageFingerprint) -> np.ndarray:
     return (work_id << 16) + np.arange(fingerprint.orb_count, dtype=np.int64)
 
 
-def verify_geometry(q_points, q_angles, q_index, r_index, distances, r_points, r_angles) -> int:
-    """Reference cells covered by RANSAC inliers of a similarity transform fitted
-    to one-to-one matches (0 when the fit is implausible).
+def verify_geometry(q_points, q_angles, q_index, r_index, distances, r_points, r_angles,
+                    q_size: tuple[int, int], r_size: tuple[int, int]) -> Fit | None:
+    """The similarity transform fitted with RANSAC to one-to-one matches and the
+    reference cells its inliers cover (None when the fit is implausible). Points are
+    in work frames of ``q_size`` and ``r_size`` pixels (width, height).
 
     A copy rotates every keypoint by the same angle, so matches whose orientation
     difference is far from the dominant one are dropped first: chance matches
@@ -395,7 +460,7 @@ def verify_geometry(q_points, q_angles, q_index, r_index, distances, r_points, r
     # sampling depends on the order)
     _, first_r = np.unique(r_index, return_index=True)
     if len(first_r) < ORB_MIN_VOTES:
-        return 0
+        return None
     first_r.sort()
     q_sel, r_sel = q_index[first_r], r_index[first_r]
     turn = (q_angles[q_sel].astype(np.int16) - r_angles[r_sel]) % 256  # 1/256 turns
@@ -404,19 +469,29 @@ def verify_geometry(q_points, q_angles, q_index, r_index, distances, r_points, r
     off = np.abs((turn - peak + 128) % 256 - 128)
     consistent = off <= ORB_ANGLE_TOLERANCE
     if consistent.sum() < ORB_MIN_VOTES:
-        return 0
+        return None
     src, dst = q_points[q_sel[consistent]], r_points[r_sel[consistent]]
     model, mask = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS,
         maxIters=2000, confidence=0.995)
     if model is None or mask is None:
-        return 0
+        return None
     scale = math.hypot(model[0, 0], model[1, 0])
     if not 0.1 <= scale <= 10:  # a wild zoom is a degenerate fit, not a copy
-        return 0
+        return None
     rotation = math.degrees(math.atan2(model[1, 0], model[0, 0]))  # query -> reference
     disagreement = (rotation + peak * 360 / 256 + 180) % 360 - 180
     if abs(disagreement) > ORB_ROTATION_TOLERANCE:
-        return 0  # points line up, but keypoints turned another way: chance
-    cells = (dst[mask.ravel().astype(bool)] // INLIER_CELL_PIXELS).astype(np.int64)
-    return len(np.unique(cells[:, 0] * 65536 + cells[:, 1]))  # 512-px frame: < 65536 cells a row
+        return None  # points line up, but keypoints turned another way: chance
+    inliers = mask.ravel().astype(bool)
+    if not inliers.any():
+        return None
+    cells = (dst[inliers] // INLIER_CELL_PIXELS).astype(np.int64)
+    hull = cv2.convexHull(np.ascontiguousarray(src[inliers], np.float32))
+    # The work frames differ in size (QUERY_WORK_SIDE vs WORK_SIDE), so the scale is
+    # quoted between the frames themselves: 0.5 when the query is a crop keeping half of
+    # each side.
+    return Fit(cells=len(np.unique(cells[:, 0] * 65536 + cells[:, 1])),  # < 65536 cells a row
+               scale=scale * max(q_size) / max(r_size), rotation_deg=rotation,
+               tx=float(model[0, 2]) / r_size[0], ty=float(model[1, 2]) / r_size[1],
+               coverage=min(1.0, cv2.contourArea(hull) / (q_size[0] * q_size[1])))
