@@ -69,11 +69,77 @@ def test_transformed_clip_is_aligned_in_time(admin: Api, registered: dict, tmp_p
     assert copy["verdict"] == "copy" and clear["verdict"] == "clear"
     [match] = copy["matches"]
     assert match["asset_id"] == registered["assets"]["bikes.mp4"]["id"] and match["via"] == "clip"
+    assert (match["channel"], match["coverage"], match["mirrored"]) == ("global_hash", 1.0, True)
     span = match["spans"][0]
     assert span["mirrored"] is True
     assert span["offset_s"] == pytest.approx(3.0, abs=0.1)
     assert span["speed"] == pytest.approx(1.0, abs=0.05)
     assert span["reference_start_s"] == pytest.approx(3.0 + span["query_start_s"], abs=0.1)
+
+
+def _strength(match: dict) -> tuple:
+    """What the registry ranks matches by: the score, then pHash bits closer than chance
+    (20), then inlier cells."""
+    return match["score"], max(0, 20 - match["distance"]), match["inlier_cells"] or 0
+
+
+def test_frames_of_one_shot_list_the_exact_frame_first(admin: Api, tmp_path: Path) -> None:
+    # Neighbouring frames of a moving shot all saturate the score at 1.0; the pHash tells
+    # them apart (6-20 bits here), so the frame that was copied comes first.
+    films = source(admin, [holder(admin)["id"]], builtin_licence(admin, "CC-BY-4.0")["id"])
+    frames = {}
+    for t in (0.0, 0.4, 0.8, 1.2, 1.6, 2.0):
+        path = tmp_path / f"bunny-{t}.png"
+        media.frame_at(media.clip("bigbuckbunny.mp4"), t).save(path)
+        frames[t] = upload(admin, films["id"], path)["id"]
+    copied = media.frame_at(media.clip("bigbuckbunny.mp4"), 0.8)  # registered third
+    matches = _check(admin, ("still.jpg", _jpeg(copied)))["items"][0]["matches"]
+    assert len(matches) == 5 and {m["score"] for m in matches} == {1.0}
+    first = matches[0]
+    assert first["asset_id"] == frames[0.8]
+    assert (first["channel"], first["coverage"], first["transform"]) == ("global_hash", 1.0, None)
+    assert first["distance"] <= 2
+    strengths = [_strength(m) for m in matches]
+    assert strengths == sorted(strengths, reverse=True) and len(set(strengths)) == len(strengths)
+    # The neighbours a few frames away are still whole-picture matches; farther ones need ORB.
+    assert {m["channel"] for m in matches[1:]} == {"global_hash", "local_features"}
+
+
+def test_each_match_says_what_found_it_and_where(admin: Api, registered: dict, tmp_path: Path) -> None:
+    astronaut = Image.open(media.image("astronaut.png")).convert("RGB")
+    w, h = astronaut.size
+    crop = astronaut.crop((int(0.2 * w), int(0.1 * h), int(0.8 * w), int(0.7 * h)))  # 60% a side
+    bikes = media.frame_at(media.clip("bikes.mp4"), 6.0)
+    fw, fh = bikes.size
+    result = _check(admin, ("plain.jpg", _jpeg(astronaut)), ("crop.jpg", _jpeg(crop.resize((200, 200)))),
+                    ("mirrored.jpg", _jpeg(ImageOps.mirror(crop))),
+                    ("frame.jpg", _jpeg(bikes.crop((fw // 10, fh // 10, fw - fw // 10, fh - fh // 10)))))
+    plain, cropped, mirrored, frame = (item["matches"][0] for item in result["items"])
+    assert plain["asset_id"] == cropped["asset_id"] == mirrored["asset_id"] \
+        == registered["assets"]["astronaut.png"]["id"]
+    assert (plain["channel"], plain["coverage"], plain["mirrored"], plain["transform"]) \
+        == ("global_hash", 1.0, False, None)
+    for match, flipped in ((cropped, False), (mirrored, True)):
+        assert match["channel"] == "local_features" and match["mirrored"] is flipped
+        assert 0 < match["coverage"] <= 1 and match["inlier_cells"] > 5
+        move = match["transform"]  # where the crop sits in the work, whatever its resolution
+        assert move["scale"] == pytest.approx(0.6, abs=0.03)
+        assert move["rotation_deg"] == pytest.approx(0, abs=2)
+        assert (move["tx"], move["ty"]) == (pytest.approx(0.2, abs=0.03), pytest.approx(0.1, abs=0.03))
+    # A crop of a film frame (10% a side) matches through the frame's centre-80% window.
+    assert frame["asset_id"] == registered["assets"]["bikes.mp4"]["id"] and frame["via"] == "frame"
+    assert (frame["channel"], frame["coverage"]) == ("crop_window", 0.64)
+    assert frame["transform"] == {"scale": 0.8, "rotation_deg": 0.0, "tx": 0.1, "ty": 0.1}
+
+
+def test_a_cropped_clip_is_found_through_crop_windows(admin: Api, registered: dict,
+                                                     tmp_path: Path) -> None:
+    copied = media.make_variant(media.clip("bikes.mp4"), tmp_path / "copy.mp4", start=3.0,
+                                duration=2.5, scale=0.5, crop=0.1)
+    [match] = _check(admin, ("copy.mp4", copied.read_bytes()))["items"][0]["matches"]
+    assert match["via"] == "clip" and match["verdict"] == "copy"
+    assert (match["channel"], match["coverage"], match["mirrored"]) == ("crop_window", 0.64, False)
+    assert match["transform"]["scale"] == 0.8
 
 
 def test_lookup_by_hash_only(admin: Api, registered: dict) -> None:
@@ -83,6 +149,7 @@ def test_lookup_by_hash_only(admin: Api, registered: dict) -> None:
     found, nothing = result["items"]
     assert found["matches"][0]["asset_id"] == registered["assets"]["coffee.png"]["id"]
     assert found["matches"][0]["distance"] == 0 and found["verdict"] == "copy"
+    assert (found["matches"][0]["channel"], found["matches"][0]["coverage"]) == ("global_hash", 1.0)
     assert nothing["verdict"] == "clear"
     # A clip's frames hashed locally, with their times: aligned like an uploaded clip.
     times, hashes = media.frame_phashes(media.clip("bikes.mp4"), 2.0, 4.0)

@@ -11,6 +11,28 @@ class Verdict(str, Enum):
     clear = "clear"
 
 
+class Channel(str, Enum):
+    """Which evidence found a match."""
+
+    global_hash = "global_hash"  # the whole picture's pHash (plain, border-trimmed or mirrored)
+    local_features = "local_features"  # ORB keypoints verified geometrically (RANSAC)
+    crop_window = "crop_window"  # the pHash of a crop window of a registered clip frame
+
+
+class Transform(BaseModel):
+    """Where the submitted picture sits in the registered one: the similarity taking the
+    query's frame onto the work's (for a mirrored match, the mirrored query's)."""
+
+    scale: float = Field(description="The query's long side in units of the work's: 1 for the "
+                                     "same framing, 0.5 for a crop keeping half of each side, "
+                                     "2 for the work shown at half size")
+    rotation_deg: float = Field(description="Rotation taking the query onto the work, degrees "
+                                            "clockwise as displayed")
+    tx: float = Field(description="Where the query's top-left corner lies in the work, as a "
+                                  "fraction of the work's width")
+    ty: float = Field(description="The same, as a fraction of the work's height")
+
+
 class Span(BaseModel):
     """Part of the submitted clip that copies part of a registered work."""
 
@@ -26,6 +48,11 @@ class Span(BaseModel):
 
 
 class Match(BaseModel):
+    """A registered work the submitted media copies. Matches are listed strongest first: by
+    score, then (equal scores) by the raw evidence -- for images and frames pHash bits
+    closer than chance (20 - distance, at least 0), then inlier_cells; for clips the
+    agreeing frames' similarity."""
+
     asset_id: str
     source_id: str
     source_name: str
@@ -39,6 +66,24 @@ class Match(BaseModel):
     score: float = Field(description="Calibrated similarity in [0, 1]")
     verdict: Verdict
     spans: list[Span] = Field(default_factory=list)
+    channel: Channel | None = Field(default=None, description=(
+        "What found the match: global_hash when the whole picture's pHash alone reaches the "
+        "verdict, local_features when it takes ORB keypoints, crop_window when a clip frame "
+        "matched through one of its crop windows (null in checks stored before channels were "
+        "recorded)"))
+    coverage: float | None = Field(default=None, description=(
+        "Share of the frame the match covers: for local_features the share of the query frame "
+        "inside the convex hull of the geometric inliers (a lower bound of what the work "
+        "covers), for a crop_window the window's share of the registered frame, 1 for a "
+        "global_hash"))
+    mirrored: bool | None = Field(default=None, description=(
+        "Found through the mirrored query (a flipped copy); for clips, the strongest span's"))
+    inlier_cells: int | None = Field(default=None, description=(
+        "8x8-pixel cells of the registered image covered by the ORB inliers (the local "
+        "evidence the score counts beyond chance); null when no geometry was verified"))
+    transform: Transform | None = Field(default=None, description=(
+        "For local_features the fitted similarity; for a crop_window the window "
+        "(the copy's framing is within about 5% of it)"))
 
 
 class CheckItem(BaseModel):

@@ -15,17 +15,21 @@ from registry.assets.models import Asset
 from registry.assets.service import stage_upload
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.checks.models import Check
-from registry.checks.schemas import CheckItem, FingerprintQuery, Match, Span, Verdict
+from registry.checks.schemas import (Channel, CheckItem, FingerprintQuery, Match, Span,
+                                     Transform, Verdict)
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.errors import NotFound
 from registry.core.ids import new_id
-from registry.fingerprints.alignment import DEFAULT_RADIUS, ClipMatch, match_video
+from registry.fingerprints.alignment import (DEFAULT_RADIUS, ClipMatch, frame_codes, match_video,
+                                             nearest_codes, span_votes, window)
 from registry.fingerprints.image import load_image, query_descriptors
 from registry.fingerprints.index import split_frame_ids
 from registry.fingerprints.live import LiveIndex
-from registry.fingerprints.matching import Evidence, score, verdict
-from registry.fingerprints.records import fingerprint_clip_file, media_error
+from registry.fingerprints.matching import (SCORE_DECIMALS, Candidate, Evidence, score, strength,
+                                            verdict)
+from registry.fingerprints.models import FingerprintSet
+from registry.fingerprints.records import fingerprint_clip_file, load_clip_frames, media_error
 from registry.fingerprints.errors import MediaError
 from registry.fingerprints.video import VideoFingerprint
 from registry.licences.models import Licence
@@ -52,10 +56,63 @@ class Hit:
     distance: int | None = None
     reference_time_s: float | None = None
     spans: list[Span] = field(default_factory=list)
+    strength: tuple[float, ...] = ()  # ranks hits of equal reported score, larger first
+    channel: Channel = Channel.global_hash
+    coverage: float = 1.0
+    mirrored: bool = False
+    inlier_cells: int | None = None
+    transform: Transform | None = None
+
+    def rank(self) -> tuple:
+        return (-round(self.score, SCORE_DECIMALS), *(-v for v in self.strength), self.no)
 
 
-def _frame_hits(live: LiveIndex, hashes: list[int]) -> list[Hit]:
-    """Registered clip frames within the match radius of any of ``hashes``."""
+def _candidate_hit(c: Candidate) -> Hit:
+    best = c.evidence.best_fit()
+    fit = best[1] if best else None
+    hit = Hit(c.work_id, "image", c.score, c.verdict, c.evidence.phash_distance(),
+              strength=strength(c.evidence), channel=Channel(c.channel), mirrored=c.mirrored,
+              inlier_cells=fit.cells if fit else None)
+    if hit.channel is Channel.local_features:
+        hit.coverage = round(fit.coverage, 3)
+        hit.transform = Transform(scale=round(fit.scale, 3), rotation_deg=round(fit.rotation_deg, 1),
+                                  tx=round(fit.tx, 3), ty=round(fit.ty, 3))
+    return hit
+
+
+def _phash_hit(no: int, via: str, distance: int, reference_time_s: float | None = None) -> Hit:
+    evidence = Evidence(phash={"phash": distance})
+    value = score(evidence)
+    return Hit(no, via, value, verdict(value), distance, reference_time_s,
+               strength=strength(evidence))
+
+
+def _reference_frames(session: Session, nos: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(times, codes) of registered clips' indexed frames (see ``frame_codes``)."""
+    rows = session.exec(select(FingerprintSet).where(FingerprintSet.no.in_(nos),
+                                                     FingerprintSet.kind == "video")).all()
+    found = {}
+    for row in rows:
+        clip = load_clip_frames(row)
+        found[row.no] = frame_codes(clip.timestamps, clip.hashes, clip.informative,
+                                    clip.variant_hashes)
+    return found
+
+
+def _found_through(hit: Hit, column: int) -> None:
+    """Record that ``hit`` matched through column ``column`` of its frame's codes."""
+    crop = window(column)
+    if crop is not None:
+        hit.channel, hit.coverage = Channel.crop_window, round(
+            (crop.right - crop.left) * (crop.bottom - crop.top), 3)
+        hit.transform = Transform(scale=round(crop.right - crop.left, 3), rotation_deg=0.0,
+                                  tx=crop.left, ty=crop.top)
+
+
+def _frame_hits(session: Session, live: LiveIndex, hashes: list[int]) -> list[Hit]:
+    """Registered clip frames within the match radius of any of ``hashes`` (``hashes[1]``,
+    if given, is the mirrored query's), those that are not clear, each with what matched:
+    the frame's own hash or one of its crop windows'."""
     if not hashes:
         return []
     lims, ids, dists = live.frames.range_search_arrays(np.array(hashes, dtype=np.uint64),
@@ -65,23 +122,28 @@ def _frame_hits(live: LiveIndex, hashes: list[int]) -> list[Hit]:
     for no, t, d in zip(nos.tolist(), times.tolist(), dists.tolist(), strict=True):
         if no not in best or d < best[no][0]:
             best[no] = (d, t)
-    hits = []
-    for no, (distance, t) in best.items():
-        value = score(Evidence(phash={"phash": distance}))
-        hits.append(Hit(no, "frame", value, verdict(value), distance, round(t, 3)))
+    hits = [_phash_hit(no, "frame", d, round(t, 3)) for no, (d, t) in best.items()]
+    hits = [h for h in hits if h.verdict != "clear"]
+    references = _reference_frames(session, [h.no for h in hits])
+    queries = np.array(hashes, np.uint64)
+    for hit in hits:
+        if hit.no in references:  # (else retired since: _resolve drops it)
+            column, distance = nearest_codes(*references[hit.no],
+                                             np.full(len(queries), hit.reference_time_s), queries)
+            best_query = int(np.argmin(distance))  # the plain hash on a tie
+            hit.mirrored = best_query == 1
+            _found_through(hit, int(column[best_query]))
     return hits
 
 
-def _image_hits(live: LiveIndex, path: Path, settings: Settings) -> list[Hit]:
+def _image_hits(session: Session, live: LiveIndex, path: Path, settings: Settings) -> list[Hit]:
     try:
         query = query_descriptors(load_image(path.read_bytes(), max_pixels=settings.max_image_pixels))
     except MediaError as exc:
         raise media_error(exc) from None
     candidates = live.images.query(query, k=5)
-    frames = _frame_hits(live, [query.phash["plain"], query.phash["mirror"]])
-    hits = [Hit(c.work_id, "image", c.score, c.verdict, c.evidence.phash_distance())
-            for c in candidates if c.verdict != "clear"]
-    return hits + [h for h in frames if h.verdict != "clear"]
+    hits = [_candidate_hit(c) for c in candidates if c.verdict != "clear"]
+    return hits + _frame_hits(session, live, [query.phash["plain"], query.phash["mirror"]])
 
 
 def _span(m: ClipMatch) -> Span:
@@ -92,17 +154,24 @@ def _span(m: ClipMatch) -> Span:
                 mirrored=m.mirrored)
 
 
-def _clip_hits(live: LiveIndex, fp: VideoFingerprint) -> list[Hit]:
+def _clip_hits(session: Session, live: LiveIndex, fp: VideoFingerprint) -> list[Hit]:
     matches = match_video(fp, live.frames)
     by_asset: dict[int, list[ClipMatch]] = defaultdict(list)
     for m in matches:
         by_asset[int(m.ref_asset_id)].append(m)
+    references = _reference_frames(session, list(by_asset))
     hits = []
     for no, spans in by_asset.items():
         best = max(spans, key=lambda m: m.score)
         copied = best.matched_frames >= CLIP_COPY_MIN_FRAMES or best.agreement >= CLIP_COPY_MIN_AGREEMENT
-        hits.append(Hit(no, "clip", round(best.agreement, 3), "copy" if copied else "similar",
-                        round(best.mean_distance), spans=[_span(m) for m in spans]))
+        hit = Hit(no, "clip", round(best.agreement, 3), "copy" if copied else "similar",
+                  round(best.mean_distance), spans=[_span(m) for m in spans],
+                  strength=(best.score,), mirrored=best.mirrored)
+        if no in references:
+            votes = sum(span_votes(m, fp, *references[no]) for m in spans)
+            if votes[1:].sum() > votes[0]:  # most agreeing frames matched through a window
+                _found_through(hit, 1 + int(np.argmax(votes[1:])))
+        hits.append(hit)
     return hits
 
 
@@ -117,7 +186,7 @@ def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:
     licence_ids = {a.licence_id or sources[a.source_id].licence_id for a in assets.values()}
     licences = {lic.id: lic for lic in session.exec(select(Licence).where(Licence.id.in_(licence_ids))).all()}
     matches: dict[str, Match] = {}
-    for hit in sorted(hits, key=lambda h: -h.score):
+    for hit in sorted(hits, key=Hit.rank):
         asset = assets.get(asset_of.get(hit.no, ""))
         if asset is None or asset.id in matches:
             continue
@@ -128,7 +197,9 @@ def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:
             holder_ids=[asset.holder_id] if asset.holder_id else holders.get(src.id, []),
             licence_id=licence.id, licence=licence.identifier, via=hit.via,
             distance=hit.distance, reference_time_s=hit.reference_time_s,
-            score=round(hit.score, 4), verdict=Verdict(hit.verdict), spans=hit.spans)
+            score=round(hit.score, SCORE_DECIMALS), verdict=Verdict(hit.verdict), spans=hit.spans,
+            channel=hit.channel, coverage=hit.coverage, mirrored=hit.mirrored,
+            inlier_cells=hit.inlier_cells, transform=hit.transform)
     return list(matches.values())
 
 
@@ -149,9 +220,9 @@ def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, setti
         if info.is_video:
             fp = fingerprint_clip_file(staged, settings.max_clip_seconds, settings.max_image_pixels,
                                        reference=False)
-            hits = _clip_hits(live, fp)
+            hits = _clip_hits(session, live, fp)
         else:
-            hits = _image_hits(live, staged, settings)
+            hits = _image_hits(session, live, staged, settings)
         # Kept by digest (the check records it) so that evidence reports can show the
         # generated frames next to the registered ones; identical uploads share one blob.
         if keep:
@@ -167,13 +238,12 @@ def check_fingerprints(session: Session, live: LiveIndex, query: FingerprintQuer
         codes = np.asarray(hashes, dtype=np.uint64)[order]
         fp = VideoFingerprint(times, codes, codes, np.ones(len(codes), bool), float(times[-1]),
                               0, 0, "client", None, len(codes), 0.0)
-        return [_item("clip fingerprints", None, None, _resolve(session, live, _clip_hits(live, fp)))]
+        return [_item("clip fingerprints", None, None,
+                      _resolve(session, live, _clip_hits(session, live, fp)))]
     items = []
     for text, code in zip(query.phashes, hashes, strict=True):
-        image_hits = [Hit(no, "image", s, verdict(s), d) for no, d in live.images.lookup_phash(code)
-                      for s in [score(Evidence(phash={"phash": d}))]]
-        frame_hits = _frame_hits(live, [code])
-        hits = [h for h in image_hits + frame_hits if h.verdict != "clear"]
+        image_hits = [_phash_hit(no, "image", d) for no, d in live.images.lookup_phash(code)]
+        hits = [h for h in image_hits if h.verdict != "clear"] + _frame_hits(session, live, [code])
         items.append(_item(text.lower(), None, None, _resolve(session, live, hits)))
     return items
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from registry.fingerprints.index import FrameHashIndex, frame_ids, split_frame_ids
-from registry.fingerprints.video import VideoFingerprint
+from registry.fingerprints.index import FrameHashIndex, frame_ids, popcount64, split_frame_ids
+from registry.fingerprints.video import CROP_VARIANTS, CropVariant, VideoFingerprint
 
 # Bits of 64. Re-encoding, rescaling and mirroring stay within ~4 bits; a 4% crop
 # pushes half the frames to 8-12 from the whole-frame hash (larger crops are found
@@ -460,3 +460,53 @@ def match_video(query: VideoFingerprint, index: FrameHashIndex, *, radius: int =
     assets, ref_t = split_frame_ids(ids)
     return align_arrays(query.timestamps, hit_q % n, assets, ref_t, dists, hit_q >= n,
                         query_informative=query.informative, params=params)
+
+
+# ------------------------------------------------------------- which code matched
+# The index keeps a frame's hash and its crop windows' under one id, so a hit does not say
+# which of them matched; the evidence does, and it is worked out afterwards for the few
+# frames a check reports, from the registered clip's stored hashes.
+
+
+def frame_codes(timestamps: np.ndarray, hashes: np.ndarray, informative: np.ndarray,
+                variant_hashes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(times, codes) of a registered clip's indexed frames: codes[i] is frame i's hash,
+    then its crop windows' hashes in CROP_VARIANTS order (none for clips without them)."""
+    keep = np.asarray(informative, dtype=bool)
+    codes = np.asarray(hashes, np.uint64)[keep][:, None]
+    if variant_hashes is not None and np.shape(variant_hashes)[-1]:
+        codes = np.concatenate([codes, np.asarray(variant_hashes, np.uint64)[keep]], axis=1)
+    return np.asarray(timestamps, np.float64)[keep], codes
+
+
+def nearest_codes(ref_times: np.ndarray, ref_codes: np.ndarray, times: np.ndarray,
+                  hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For query hashes shown at reference ``times``: which code of the reference frame
+    nearest in time is closest -- column 0 the frame's own hash (it wins ties), 1 + j crop
+    window j -- and its distance."""
+    times = np.asarray(times, np.float64)
+    frame = np.zeros(len(times), np.int64)
+    if len(ref_times) > 1:
+        at = np.clip(np.searchsorted(ref_times, times), 1, len(ref_times) - 1)
+        frame = at - (times - ref_times[at - 1] < ref_times[at] - times)
+    distances = popcount64(ref_codes[frame] ^ np.asarray(hashes, np.uint64)[:, None])
+    column = distances.argmin(axis=1)
+    return column, distances[np.arange(len(column)), column]
+
+
+def span_votes(match: ClipMatch, query: VideoFingerprint, ref_times: np.ndarray,
+               ref_codes: np.ndarray, radius: int = DEFAULT_RADIUS) -> np.ndarray:
+    """How a span's query frames matched: per column of ``ref_codes`` (as in
+    ``nearest_codes``), the frames whose closest code on the span's line is that column's,
+    within ``radius``."""
+    on = query.informative & (query.timestamps >= match.query_start_s) & (
+        query.timestamps <= match.query_end_s)
+    hashes = (query.mirror_hashes if match.mirrored else query.hashes)[on]
+    column, distance = nearest_codes(ref_times, ref_codes,
+                                     match.speed * query.timestamps[on] + match.offset_s, hashes)
+    return np.bincount(column[distance <= radius], minlength=ref_codes.shape[1])
+
+
+def window(column: int) -> CropVariant | None:
+    """The crop window of a ``nearest_codes`` column (None for the whole frame)."""
+    return CROP_VARIANTS[column - 1] if column else None
