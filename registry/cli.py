@@ -333,7 +333,7 @@ def check_command(
 
     from registry.assets.ingest import cli_actor
     from registry.checkjobs.service import check_file, stage
-    from registry.checks.schemas import CheckRead
+    from registry.checks.schemas import CheckRead, found_by
     from registry.checks.service import record_check
     from registry.core.blobstore import LocalBlobStore
     from registry.core.errors import RegistryError
@@ -368,7 +368,7 @@ def check_command(
     typer.echo(f"{check.verdict.value}: {path.name} (check {check.id}, {len(matches)} match(es))")
     for m in matches:
         typer.echo(f"  {m.verdict.value} {m.asset_id} in {m.source_name} ({m.licence}), via {m.via}, "
-                   f"score {m.score}")
+                   f"score {m.score}; {found_by(m)}")
         for span in m.spans:
             typer.echo(f"    {span.query_start_s}-{span.query_end_s} s copies "
                        f"{span.reference_start_s}-{span.reference_end_s} s, speed {span.speed}"

@@ -282,6 +282,7 @@ def test_registry_check_cli(admin: Api, film: dict, cli, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("copy: bigbuckbunny.mp4")
     assert film["id"] in result.stdout and "Films 1 (CC-BY-4.0), via clip" in result.stdout
+    assert "; global hash of the whole frame" in result.stdout
     result = cli("check", str(FILM), "--json")
     assert result.exit_code == 0, result.output
     check = json.loads(result.stdout)

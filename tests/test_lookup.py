@@ -76,6 +76,7 @@ def test_upload_finds_the_work_its_copies_models_and_generations(admin: Api, wor
     work = works[world["coffee"]["id"]]
     assert work["identical"] is False and work["verdict"] == "copy" and work["via"] == "image"
     assert work["holder_ids"] == [world["ann"]["id"]]
+    assert (work["channel"], work["coverage"], work["mirrored"]) == ("global_hash", 1.0, False)
     # The same content is held by two sources, each with its licence; the model trained on
     # Ann's stills; the generation whose check matched the still.
     sources = {s["source_id"]: s for s in work["sources"]}

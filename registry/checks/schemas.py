@@ -1,6 +1,6 @@
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -84,6 +84,27 @@ class Match(BaseModel):
     transform: Transform | None = Field(default=None, description=(
         "For local_features the fitted similarity; for a crop_window the window "
         "(the copy's framing is within about 5% of it)"))
+
+
+def found_by(match: Any) -> str:
+    """One line on what found a match and where it sits, for people (the CLI, the PDF):
+    ``match`` has Match's channel, coverage, mirrored, inlier_cells and transform."""
+    if match.channel is None:
+        return "channel not recorded"
+    share = f"{match.coverage:.0%}" if match.coverage is not None else "?"
+    parts = [{Channel.global_hash: "global hash of the whole frame",
+              Channel.local_features: f"local features spanning {share} of the query",
+              Channel.crop_window: f"crop window of {share} of the registered frame",
+              }[match.channel]]
+    if match.inlier_cells is not None:
+        parts.append(f"{match.inlier_cells} inlier cells")
+    if match.transform is not None:
+        t = match.transform
+        parts.append(f"scale {t.scale:.2f}, rotation {t.rotation_deg:.1f}°, "
+                     f"offset ({t.tx:.2f}, {t.ty:.2f})")
+    if match.mirrored:
+        parts.append("mirrored")
+    return ", ".join(parts)
 
 
 class CheckItem(BaseModel):

@@ -46,6 +46,8 @@ def answer(session: Session, actor: Actor, items: list[CheckItem]) -> LookupRead
                 holder_ids=match.holder_ids, identical=walk.sha256 == item.sha256,
                 via=match.via, verdict=match.verdict, score=match.score, distance=match.distance,
                 reference_time_s=match.reference_time_s, spans=match.spans,
+                channel=match.channel, coverage=match.coverage, mirrored=match.mirrored,
+                inlier_cells=match.inlier_cells, transform=match.transform,
                 copies=walk.copies, sources=walk.sources, generations=walk.generations))
         result.append(LookupItem(name=item.name, sha256=item.sha256, media_type=item.media_type,
                                  works=works))
