@@ -128,6 +128,7 @@ def test_copyright_evidence_in_every_format(admin: Api, scene: dict, cli, tmp_pa
     assert match["work"]["holders"] == [{"id": scene["blender"]["id"], "name": "Blender Foundation"}]
     assert match["work"]["licence"]["identifier"] == "CC-BY-4.0"
     assert match["permitted"] == "conditional" and match["obligations"][0]["kind"] == "attribution"
+    assert (match["channel"], match["coverage"], match["mirrored"]) == ("global_hash", 1.0, False)
     assert match["manifest_id"] == scene["model"]["training_sources"][0]["manifest_id"] \
         or match["manifest_id"] in {s["manifest_id"] for s in scene["model"]["training_sources"]}
     span = match["spans"][0]
@@ -156,6 +157,7 @@ def test_copyright_evidence_in_every_format(admin: Api, scene: dict, cli, tmp_pa
         _get(admin, f"/v1/reports/copyright-evidence/{gen_id}", format="csv").text)))
     assert rows[0]["asset_id"] == scene["bunny"]["id"] and rows[0]["permitted"] == "conditional"
     assert rows[0]["registered_png_sha256"] == span["registered"]["png_sha256"]
+    assert (rows[0]["channel"], rows[0]["coverage"], rows[0]["scale"]) == ("global_hash", "1.0", "")
 
     pdf = _get(admin, f"/v1/reports/copyright-evidence/{gen_id}", format="pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
@@ -173,6 +175,30 @@ def test_copyright_evidence_in_every_format(admin: Api, scene: dict, cli, tmp_pa
     assert envelope["payloadType"] == "application/vnd.provenance-registry.report+json"
     assert json.loads(base64.b64decode(envelope["payload"]))["matches"] == report["matches"]
     _verify_offline(cli, admin, signed.content, tmp_path)
+
+
+def test_evidence_shows_what_found_each_match(admin: Api, scene: dict) -> None:
+    coffee = Image.open(media.image("coffee.png")).convert("RGB")
+    w, h = coffee.size
+    buffer = io.BytesIO()
+    coffee.crop((w // 4, 0, w, h * 3 // 4)).save(buffer, format="JPEG", quality=70)  # 75% a side
+    check = admin.ok("post", "/v1/checks", 201, files=[("files", ("detail.jpg", buffer.getvalue()))])
+    generation = admin.ok("post", "/v1/generations", 201, json={
+        "model_id": scene["model"]["id"], "production": "Elsewhere", "title": "Detail",
+        "check_ids": [check["id"]]})
+    path = f"/v1/reports/copyright-evidence/{generation['id']}"
+    [match] = _get(admin, path).json()["matches"]
+    assert match["work"]["asset_id"] == scene["coffee"]["id"] and match["channel"] == "local_features"
+    move = match["transform"]
+    assert move["scale"] == pytest.approx(0.75, abs=0.03) and move["tx"] == pytest.approx(0.25, abs=0.03)
+    assert 0 < match["coverage"] <= 1 and match["inlier_cells"] > 5
+    [row] = csv.DictReader(io.StringIO(_get(admin, path, format="csv").text))
+    assert (row["channel"], float(row["scale"]), float(row["coverage"])) == (
+        "local_features", move["scale"], match["coverage"])
+    pdf = _get(admin, path, format="pdf").content
+    text = pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
+    assert f"Found by local features spanning {match['coverage']:.0%} of the query" in text
+    assert f"scale {move['scale']:.2f}" in text
 
 
 def test_fingerprint_only_check_shows_a_placeholder(admin: Api, scene: dict) -> None:

@@ -29,13 +29,17 @@ def _csv(header: list[str], rows: Iterable[list[object]]) -> bytes:
 
 
 def evidence_csv(report: CopyrightEvidenceReport) -> bytes:
-    """One row per matched span (an image match is one row without span times)."""
+    """One row per matched span (an image match is one row without span times). What
+    found the match comes last (columns added later; ``mirrored`` is the span's, or the
+    match's for an image or a frame)."""
     header = ["generation_id", "check_id", "asset_id", "asset_sha256", "source", "holders",
               "licence", "use", "permitted", "reasons", "via", "verdict", "score", "distance",
               "query_start_s", "query_end_s", "reference_start_s", "reference_end_s", "speed",
-              "mirrored", "generated_png_sha256", "registered_png_sha256", "manifest_id"]
+              "mirrored", "generated_png_sha256", "registered_png_sha256", "manifest_id",
+              "channel", "coverage", "inlier_cells", "scale", "rotation_deg", "tx", "ty"]
     rows = []
     for m in report.matches:
+        t = m.transform
         for ev in m.spans:
             s = ev.span
             rows.append([report.generation.id, m.check_id, m.work.asset_id, m.work.sha256,
@@ -44,8 +48,10 @@ def evidence_csv(report: CopyrightEvidenceReport) -> bytes:
                          "; ".join(r.message for r in m.reasons), m.via, m.verdict, m.score,
                          m.distance, s and s.query_start_s, s and s.query_end_s,
                          s and s.reference_start_s, s and s.reference_end_s, s and s.speed,
-                         s and s.mirrored, ev.generated.png_sha256, ev.registered.png_sha256,
-                         m.manifest_id])
+                         s.mirrored if s else m.mirrored, ev.generated.png_sha256,
+                         ev.registered.png_sha256, m.manifest_id, m.channel and m.channel.value,
+                         m.coverage, m.inlier_cells, t and t.scale, t and t.rotation_deg,
+                         t and t.tx, t and t.ty])
     return _csv(header, rows)
 
 

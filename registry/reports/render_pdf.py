@@ -12,6 +12,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import (Flowable, Image, Paragraph, Preformatted, SimpleDocTemplate, Spacer,
                                 Table, TableStyle)
 
+from registry.checks.schemas import found_by
 from registry.reports.schemas import (ClearanceReport, CompensationStatement,
                                       CopyrightEvidenceReport, Thumbnail)
 
@@ -83,7 +84,8 @@ def evidence_pdf(report: CopyrightEvidenceReport, images: dict[str, bytes]) -> b
                   _p(f"Rights holder(s): {holders}. Licence: {m.work.licence.name} "
                      f"({m.work.licence.identifier}). {m.use.value}: {m.permitted.value}."),
                   _p(f"Check {m.check_id} ({m.item_name}) via {m.via}: verdict {m.verdict}, "
-                     f"score {m.score}, distance {m.distance}. Manifest {m.manifest_id}.")]
+                     f"score {m.score}, distance {m.distance}. Manifest {m.manifest_id}."),
+                  _p(f"Found by {found_by(m)}.")]
         story += [_p(f"– {r.message}") for r in m.reasons]
         for ev in m.spans:
             if ev.span:

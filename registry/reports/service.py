@@ -222,7 +222,10 @@ def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobSto
         items.append(EvidenceMatch(
             check_id=match["check_id"], item_name=match.get("item_name") or "",
             checked_at=match.get("checked_at"), via=match["via"], verdict=match["verdict"],
-            score=match["score"], distance=match.get("distance"), work=works.ref(asset.id),
+            score=match["score"], distance=match.get("distance"), channel=match.get("channel"),
+            coverage=match.get("coverage"), mirrored=match.get("mirrored"),
+            inlier_cells=match.get("inlier_cells"), transform=match.get("transform"),
+            work=works.ref(asset.id),
             use=use, permitted=verdict, reasons=reasons, obligations=obligations,
             manifest_id=_manifest_for(session, asset.source_id, manifests),
             spans=_evidence_spans(blobs, match, asset, _submitted(session, match), images)))
