@@ -132,6 +132,35 @@ def test_each_match_says_what_found_it_and_where(admin: Api, registered: dict, t
     assert frame["transform"] == {"scale": 0.8, "rotation_deg": 0.0, "tx": 0.1, "ty": 0.1}
 
 
+def test_vertical_reframes_and_picture_in_picture_are_found(admin: Api, registered: dict) -> None:
+    coffee = Image.open(media.image("coffee.png")).convert("RGB")  # 600x400
+    w, h = coffee.size
+    vertical = coffee.crop((330, 40, 330 + 180, 40 + 320))  # 9:16, 24% of the area, off-centre
+    backdrop = media.frame_at(media.clip("carphone_pristine.mp4"), 1.0).resize((1280, 720))
+    camera = Image.open(media.image("camera.png")).convert("RGB").resize((420, 420))  # 33% wide
+    pip = backdrop.copy()
+    pip.paste(ImageOps.mirror(camera), (800, 250))
+    rocket = Image.open(media.image("rocket.jpg")).convert("RGB")  # never registered
+    never = backdrop.copy()
+    never.paste(rocket.resize((420, 280)), (800, 250))
+    result = _check(admin, ("vertical.jpg", _jpeg(vertical.resize((135, 240)), 40)),
+                    ("pip.jpg", _jpeg(pip, 50)),
+                    ("unrelated-vertical.jpg", _jpeg(rocket.crop((300, 0, 540, 427)), 40)),
+                    ("unrelated-pip.jpg", _jpeg(never, 50)))
+    reframed, inset, *unrelated = result["items"]
+    assert [item["verdict"] for item in unrelated] == ["clear", "clear"]
+    first = reframed["matches"][0]
+    assert (first["asset_id"], first["verdict"], first["channel"]) \
+        == (registered["assets"]["coffee.png"]["id"], "copy", "local_features")
+    move = first["transform"]  # where the vertical window sits in the work
+    assert (move["tx"], move["ty"]) == (pytest.approx(330 / w, abs=0.03), pytest.approx(40 / h, abs=0.03))
+    assert move["scale"] == pytest.approx(320 / w, abs=0.05)
+    first = inset["matches"][0]
+    assert (first["asset_id"], first["verdict"], first["mirrored"]) \
+        == (registered["assets"]["camera.png"]["id"], "copy", True)
+    assert first["coverage"] < 0.25  # the inset is a small part of the query frame
+
+
 def test_a_cropped_clip_is_found_through_crop_windows(admin: Api, registered: dict,
                                                      tmp_path: Path) -> None:
     copied = media.make_variant(media.clip("bikes.mp4"), tmp_path / "copy.mp4", start=3.0,

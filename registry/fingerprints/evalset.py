@@ -313,11 +313,76 @@ def t_blur_noise(image, u, rng):
     return out, " ".join(parts)
 
 
+# Re-cuts to another aspect ratio: phones (9:16, 4:5), square posts, widescreen and cinema.
+REFRAME_ASPECTS = {"9:16": 9 / 16, "4:5": 4 / 5, "1:1": 1.0, "16:9": 16 / 9, "2.39:1": 2.39}
+REFRAME_MIN_AREA = 0.25
+
+
+def t_reframe(image, u, rng):
+    """A window of another aspect ratio (a 9:16 cut out of 16:9 keeps 31.6% of it), as
+    large as fits down to 25% of the area, at any position."""
+    w, h = image.size
+    largest = {name: min(w, h * a) * min(h, w / a) / (w * h) for name, a in REFRAME_ASPECTS.items()}
+    names = [n for n, area in largest.items() if area >= REFRAME_MIN_AREA and area < 0.98]
+    name = str(rng.choice(names or list(REFRAME_ASPECTS)))
+    aspect, top = REFRAME_ASPECTS[name], largest[name]
+    area = max(min(top, REFRAME_MIN_AREA), top - (top - REFRAME_MIN_AREA) * u)
+    k = math.sqrt(area / top)
+    cw = max(8, round(min(w, h * aspect) * k))
+    ch = max(8, round(min(h, w / aspect) * k))
+    x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    return image.crop((x, y, x + cw, y + ch)), f"reframe {name} area={cw * ch / (w * h):.2f} at ({x},{y})"
+
+
+# Never-registered footage that picture-in-picture queries are pasted over: the bikes.mp4
+# shots no registered frame comes from, and carphone_distorted.mp4.
+BACKDROP_FRAMES = [("bikes", i) for i in range(32, 75, 6)] + [("bikes", i) for i in range(139, 186, 8)] \
+    + [("carphone_distorted", i) for i in range(0, 120, 20)]
+
+
+def t_pip(image, u, rng):
+    """The work at 50% .. 30% of the width of other footage (reaction videos, trailers,
+    compilations), anywhere in it, sometimes with a thin frame around it."""
+    clip, index = BACKDROP_FRAMES[int(rng.integers(len(BACKDROP_FRAMES)))]
+    width = int(rng.integers(960, 1281))
+    backdrop = _clip_frames(clip)[index].convert("RGB")
+    canvas = backdrop.resize((width, round(width * 9 / 16)), Image.Resampling.BICUBIC)
+    fraction = 0.5 - 0.2 * u
+    iw = round(canvas.width * fraction)
+    ih = round(iw * image.height / image.width)
+    if ih > 0.9 * canvas.height:  # a portrait work: as tall as the footage allows
+        ih = round(0.9 * canvas.height)
+        iw = round(ih * image.width / image.height)
+    inset = image.resize((max(8, iw), max(8, ih)), Image.Resampling.BICUBIC)
+    if rng.random() < 0.3:
+        inset = ImageOps.expand(inset, border=int(rng.integers(2, 6)), fill=_random_fill(rng))
+    x = int(rng.integers(0, canvas.width - inset.width + 1))
+    y = int(rng.integers(0, canvas.height - inset.height + 1))
+    canvas.paste(inset, (x, y))
+    return canvas, f"pip {clip}#{index} width={inset.width / canvas.width:.2f} at ({x},{y})"
+
+
+def _reframed_combo(base: Callable):
+    def combo(image, u, rng):
+        """The reframing at severity u, then one or two of: rescale (down to 1/4 of each
+        side), JPEG (down to q10), colour change, mirror -- each at its own severity."""
+        out, text = base(image, u, rng)
+        parts = [text]
+        for name in rng.choice(["rescale", "jpeg", "color", "mirror"], 1 + int(rng.random() < 0.5),
+                               replace=False):
+            out, text = TRANSFORMS[str(name)](out, float(rng.random()), rng)
+            parts.append(text)
+        return out, " | ".join(parts)
+    return combo
+
+
 TRANSFORMS: dict[str, Callable] = {
     "jpeg": t_jpeg, "rescale": t_rescale, "crop": t_crop, "letterbox": t_letterbox,
     "canvas": t_canvas, "mirror": t_mirror, "rotate": t_rotate, "color": t_color,
     "overlay": t_overlay, "blur_noise": t_blur_noise,
+    "reframe": t_reframe, "pip": t_pip,
 }
+TRANSFORMS.update(reframe_combo=_reframed_combo(t_reframe), pip_combo=_reframed_combo(t_pip))
 GEOMETRIC = ["crop", "rotate", "mirror", "canvas", "letterbox", "rescale"]
 PHOTOMETRIC = ["color", "overlay", "blur_noise"]
 FAMILIES = list(TRANSFORMS) + ["combo"]

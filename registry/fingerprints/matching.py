@@ -44,6 +44,7 @@ from PIL import Image
 from registry.fingerprints.image import (
     WORK_SIDE,
     ImageFingerprint,
+    OrbView,
     QueryDescriptors,
     phash_bytes,
     query_descriptors,
@@ -358,9 +359,23 @@ class Matcher:
         The query's verdict is its first candidate's, or "clear" if there is none."""
         if isinstance(query, Image.Image):
             query = query_descriptors(query)
-        orb_evidence = self._orb_evidence(query)
-        phash_only = self._phash_candidates(query) - set(orb_evidence)
-        fingerprints = self.store.get(sorted(phash_only | set(orb_evidence)))
+        phash_candidates = self._phash_candidates(query)
+        orb_evidence = self._orb_evidence(query.views[0])
+        candidates = self._candidates(query, phash_candidates, orb_evidence)
+        if query.retries and not any(c.verdict == "copy" for c in candidates):
+            for view in query.retries:  # the second look (image.QUERY_RETRY_SIDES)
+                for work_id, fits in self._orb_evidence(view).items():
+                    mine = orb_evidence.setdefault(work_id, {})
+                    for channel, fit in fits.items():
+                        if fit is not None and (mine.get(channel) is None
+                                                or fit.cells > mine[channel].cells):
+                            mine[channel] = fit
+            candidates = self._candidates(query, phash_candidates, orb_evidence)
+        return candidates[:k]
+
+    def _candidates(self, query: QueryDescriptors, phash_candidates: set[int],
+                    orb_evidence: dict[int, dict[str, Fit | None]]) -> list[Candidate]:
+        fingerprints = self.store.get(sorted(phash_candidates | set(orb_evidence)))
         candidates = []
         for work_id, fp in fingerprints.items():
             fits = orb_evidence.get(work_id, {})
@@ -369,8 +384,7 @@ class Matcher:
                                 {c: f for c, f in fits.items() if f})
             value = score(evidence)
             candidates.append(Candidate(work_id, value, verdict(value), evidence))
-        candidates.sort(key=Candidate.rank)
-        return candidates[:k]
+        return sorted(candidates, key=Candidate.rank)
 
     # -- pHash -------------------------------------------------------------------
 
@@ -387,10 +401,10 @@ class Matcher:
 
     # -- ORB ---------------------------------------------------------------------
 
-    def _orb_evidence(self, query: QueryDescriptors) -> dict[int, dict[str, Fit | None]]:
+    def _orb_evidence(self, view: OrbView) -> dict[int, dict[str, Fit | None]]:
         found: dict[int, dict[str, Fit | None]] = {}
         for channel, variant in ORB_VARIANTS.items():
-            codes, points, angles = query.orb[variant]
+            codes, points, angles = view.orb[variant]
             if len(codes) == 0:
                 continue
             distances, ids, fingerprints = self._orb_neighbours(codes)
@@ -413,7 +427,7 @@ class Matcher:
                 mine = works == work_id
                 found.setdefault(work_id, {})[channel] = verify_geometry(
                     points, angles, q_index[mine], ids[mine] & 0xFFFF, distances[mine],
-                    fp.orb_xy(), fp.orb_angle(), query.size, work_size(fp.width, fp.height, WORK_SIDE))
+                    fp.orb_xy(), fp.orb_angle(), view.size, work_size(fp.width, fp.height, WORK_SIDE))
         return found
 
     def _orb_neighbours(self, codes: np.ndarray):
