@@ -15,8 +15,8 @@ PHash = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$",
                              description="64-bit pHash as 16 hex digits (str(imagehash.phash))")]
 
 
-def _base64(n_bytes_each: int, what: str) -> Any:
-    return Field(max_length=fmt.base64_length(ORB_QUERY_FEATURES * n_bytes_each),
+def _base64(n_bytes_each: int, what: str, most: int = ORB_QUERY_FEATURES) -> Any:
+    return Field(max_length=fmt.base64_length(most * n_bytes_each),
                  description=f"base64 of count x {n_bytes_each} bytes: {what}")
 
 
@@ -84,23 +84,30 @@ class ImageDescriptor(_Descriptor):
     orb: OrbVariants
 
 
-def _frames(description: str) -> Any:
-    return Field(min_length=1, max_length=fmt.MAX_FRAMES, description=description)
+class ClipFrames(BaseModel):
+    """The sampled frames (up to 30 a second), as parallel arrays."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=1, le=fmt.MAX_FRAMES, description="Sampled frames")
+    timestamps: str = _base64(8, "float64 little-endian seconds from the stream start, "
+                                 "strictly increasing", fmt.MAX_FRAMES)
+    phashes: str = _base64(8, "each frame's pHash, big-endian (its 16 hex digits)", fmt.MAX_FRAMES)
+    mirror_phashes: str = _base64(8, "the same of each horizontally mirrored frame",
+                                  fmt.MAX_FRAMES)
+    informative: str = _base64(1, "1, or 0 for a flat frame (black, a fade): not matched",
+                               fmt.MAX_FRAMES)
 
 
 class ClipDescriptor(_Descriptor):
-    """What a check computes from an uploaded clip: per sampled frame (up to 30 a second)
-    its time, pHash, mirrored pHash and whether it has visible detail."""
+    """What a check computes from an uploaded clip: per sampled frame its time, pHash,
+    mirrored pHash and whether it has visible detail."""
 
     kind: Literal["clip"]
-    timestamps: list[float] = _frames("Seconds from the stream start, strictly increasing")
-    phashes: list[PHash] = _frames("pHash of each frame")
-    mirror_phashes: list[PHash] = _frames("pHash of each horizontally mirrored frame")
-    informative: list[bool] = _frames("False for flat frames (black, fades): they are not matched")
+    frames: ClipFrames
 
 
 QueryDescriptor = Annotated[ImageDescriptor | ClipDescriptor, Field(discriminator="kind")]
 
 
 def frame_count(descriptor: ImageDescriptor | ClipDescriptor) -> int:
-    return len(descriptor.timestamps) if isinstance(descriptor, ClipDescriptor) else 1
+    return descriptor.frames.count if isinstance(descriptor, ClipDescriptor) else 1

@@ -22,8 +22,14 @@ Format version 1::
              "mirror": {... the same for the horizontally mirrored picture}}}
 
     {"format": ..., "version": 1, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
-     "timestamps": [seconds, strictly increasing], "phashes": ["<16 hex>", ...],
-     "mirror_phashes": ["<16 hex>", ...], "informative": [true, ...]}
+     "frames": {"count": n,
+                "timestamps": base64 n float64 little-endian (seconds, strictly increasing),
+                "phashes": base64 n x 8 bytes (each pHash big-endian: its 16 hex digits),
+                "mirror_phashes": base64 n x 8 bytes (of the mirrored frames),
+                "informative": base64 n bytes, 1 or 0 (0: a flat frame, not matched)}}
+
+Arrays travel as base64 of their bytes: exact, and compact enough that a clip of
+MAX_FRAMES frames (~670 KB) fits the default 1 MiB JSON body.
 
 ``fingerprint_version`` is the engine's ``FINGERPRINT_VERSION``: descriptors made by
 another version of the algorithms (pHash, ORB settings, frame sampling) are refused
@@ -53,6 +59,7 @@ PHASH_VARIANTS = ("mirror", "trim", "trim_mirror")  # besides "plain", sent as "
 ORB_VARIANTS = ("plain", "mirror")
 POINT_BYTES = 8  # float32 x, y
 _POINT_DTYPE = "<f4"
+FRAME_COLUMNS = {"timestamps": "<f8", "phashes": ">u8", "mirror_phashes": ">u8", "informative": "u1"}
 
 Descriptor = QueryDescriptors | VideoFingerprint
 
@@ -102,10 +109,10 @@ def _image_json(query: QueryDescriptors) -> dict[str, Any]:
 
 
 def _clip_json(fp: VideoFingerprint) -> dict[str, Any]:
-    return {"timestamps": [float(t) for t in fp.timestamps],
-            "phashes": [_hex(h) for h in fp.hashes.tolist()],
-            "mirror_phashes": [_hex(h) for h in fp.mirror_hashes.tolist()],
-            "informative": [bool(i) for i in fp.informative]}
+    columns = (fp.timestamps, fp.hashes, fp.mirror_hashes, fp.informative)
+    return {"frames": {"count": len(fp), **{
+        key: _b64(np.asarray(values).astype(dtype).tobytes())
+        for (key, dtype), values in zip(FRAME_COLUMNS.items(), columns, strict=True)}}}
 
 
 # --------------------------------------------------------------------------- reading
@@ -216,25 +223,21 @@ def _image(data: dict) -> QueryDescriptors:
 
 
 def _clip(data: dict) -> VideoFingerprint:
-    columns = {key: _field(data, key, list)
-               for key in ("timestamps", "phashes", "mirror_phashes", "informative")}
-    n = len(columns["timestamps"])
+    frames = _field(data, "frames", dict)
+    n = _field(frames, "count", int, "frames.")
     if not 1 <= n <= MAX_FRAMES:
-        raise DescriptorError(f"timestamps: between 1 and {MAX_FRAMES} frames, got {n}")
-    if any(len(values) != n for values in columns.values()):
-        raise DescriptorError("timestamps, phashes, mirror_phashes and informative must have "
-                              "one entry per frame")
-    if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in columns["timestamps"]):
-        raise DescriptorError("timestamps: expected numbers of seconds")
-    times = np.asarray(columns["timestamps"], np.float64)
+        raise DescriptorError(f"frames.count: between 1 and {MAX_FRAMES} frames, got {n}")
+    times, hashes, mirrors, informative = (
+        np.frombuffer(_bytes(frames.get(key), f"frames.{key}", n * np.dtype(dtype).itemsize), dtype)
+        for key, dtype in FRAME_COLUMNS.items())
+    times = times.astype(np.float64)
     if not (np.isfinite(times).all() and (np.abs(times) < MAX_TIME_S).all()
             and (np.diff(times) > 0).all()):
-        raise DescriptorError(f"timestamps: strictly increasing seconds within ±{MAX_TIME_S:g}")
-    if not all(isinstance(i, bool) for i in columns["informative"]):
-        raise DescriptorError("informative: expected true or false per frame")
-    hashes, mirrors = (np.array([_code(h, f"{key}[{i}]") for i, h in enumerate(columns[key])],
-                                np.uint64) for key in ("phashes", "mirror_phashes"))
+        raise DescriptorError(f"frames.timestamps: strictly increasing seconds within ±{MAX_TIME_S:g}")
+    if (informative > 1).any():
+        raise DescriptorError("frames.informative: 1 or 0 per frame")
     # Only the per-frame columns take part in matching; the rest describes the query.
-    return VideoFingerprint(times, hashes, mirrors, np.asarray(columns["informative"], bool),
-                            duration_s=float(times[-1]), width=0, height=0, codec="descriptor",
-                            frame_rate=None, frames_decoded=n, sample_fps=DEFAULT_SAMPLE_FPS)
+    return VideoFingerprint(times, hashes.astype(np.uint64), mirrors.astype(np.uint64),
+                            informative.astype(bool), duration_s=float(times[-1]), width=0,
+                            height=0, codec="descriptor", frame_rate=None, frames_decoded=n,
+                            sample_fps=DEFAULT_SAMPLE_FPS)
