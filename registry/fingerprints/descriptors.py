@@ -41,6 +41,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,7 @@ PHASH_VARIANTS = ("mirror", "trim", "trim_mirror")  # besides "plain", sent as "
 ORB_VARIANTS = ("plain", "mirror")
 POINT_BYTES = 8  # float32 x, y
 _POINT_DTYPE = "<f4"
+_HEX16 = re.compile(r"[0-9a-fA-F]{16}")
 FRAME_COLUMNS = {"timestamps": "<f8", "phashes": ">u8", "mirror_phashes": ">u8", "informative": "u1"}
 
 Descriptor = QueryDescriptors | VideoFingerprint
@@ -100,7 +102,8 @@ def _image_json(query: QueryDescriptors) -> dict[str, Any]:
     orb = {}
     for variant in ORB_VARIANTS:
         codes, points, angles = query.orb[variant]
-        orb[variant] = {"count": len(codes), "codes": _b64(np.ascontiguousarray(codes, np.uint8).tobytes()),
+        orb[variant] = {"count": len(codes),
+                        "codes": _b64(np.asarray(codes, np.uint8).tobytes()),
                         "points": _b64(np.asarray(points).astype(_POINT_DTYPE).tobytes()),
                         "angles": _b64(np.asarray(angles, np.uint8).tobytes())}
     return {"phash": _hex(query.phash["plain"]),
@@ -151,18 +154,15 @@ def from_json(data: Any) -> Descriptor:
 
 def _field(data: dict, key: str, kind: type, where: str = "") -> Any:
     value = data.get(key)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise DescriptorError(f"{where}{key}: expected {kind.__name__}")
     return value
 
 
 def _code(text: Any, where: str) -> int:
-    if not isinstance(text, str) or len(text) != 16:
+    if not isinstance(text, str) or not _HEX16.fullmatch(text):  # (int() also takes "_", "+")
         raise DescriptorError(f"{where}: expected 16 hex digits")
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise DescriptorError(f"{where}: expected 16 hex digits") from None
+    return int(text, 16)
 
 
 def _bytes(text: Any, where: str, expected: int) -> bytes:
