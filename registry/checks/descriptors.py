@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from registry.fingerprints import descriptors as fmt
-from registry.fingerprints.image import FINGERPRINT_VERSION, ORB_CODE_BYTES, ORB_QUERY_FEATURES
+from registry.fingerprints.image import (FINGERPRINT_VERSION, ORB_CODE_BYTES, ORB_QUERY_FEATURES,
+                                         QUERY_WORK_SIDE)
 
 PHash = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$",
                              description="64-bit pHash as 16 hex digits (str(imagehash.phash))")]
@@ -80,7 +81,8 @@ class ImageDescriptor(_Descriptor):
     phash: PHash = Field(description="imagehash.phash of the picture (what hash-only clients send)")
     variants: PHashVariants
     size: list[int] = Field(min_length=2, max_length=2, description=(
-        "[width, height] of the frame ORB ran on: the picture resized to a long side of 768"))
+        f"[width, height] of the frame ORB ran on: the picture resized to a long side of "
+        f"{QUERY_WORK_SIDE}"))
     orb: OrbVariants
 
 
