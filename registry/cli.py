@@ -375,6 +375,33 @@ def check_command(
                        + (", mirrored" if span.mirrored else ""))
 
 
+@app.command("fingerprint")
+def fingerprint_command(
+    path: Annotated[Path, typer.Argument(help="An image or clip", exists=True, dir_okay=False,
+                                         resolve_path=True)],
+    output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False,
+                                                help="Write here", show_default="stdout")] = None,
+) -> None:
+    """Compute a file's query descriptor locally, as a check of the upload would (no server
+    or database needed): send it to POST /v1/checks/fingerprints or /v1/lookups/fingerprints
+    as {"descriptors": [...]} for the same verdict and matches without uploading the file.
+    Exit status 0, 2 when the file cannot be fingerprinted."""
+    from registry.checks.service import describe
+    from registry.core.errors import RegistryError
+    from registry.fingerprints.descriptors import to_json
+
+    try:
+        _, descriptor = describe(path, Settings())
+    except RegistryError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    text = json.dumps(to_json(descriptor, path.name), separators=(",", ":")) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+
+
 @app.command("ingest")
 def ingest_command(
     path: Annotated[Path, typer.Argument(help="File or folder (walked recursively, hidden files "

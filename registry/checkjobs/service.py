@@ -116,7 +116,5 @@ def check_file(session: Session, live: LiveIndex, blobs: LocalBlobStore, setting
         return Checked(item, "image", 1, 0.0)
     fp = fingerprint_clip_file(path, settings.job_clip_max_seconds, settings.max_image_pixels,
                                reference=False, progress=progress)
-    hits = checks._clip_hits(session, live, fp)  # noqa: SLF001
-    item = checks._item(name, sha256, media_type,  # noqa: SLF001
-                        checks._resolve(session, live, hits))  # noqa: SLF001
+    item = checks.check_descriptor(session, live, name, fp, sha256, media_type)
     return Checked(item, "clip", fp.frames_decoded, round(fp.duration_s, 3))

@@ -54,8 +54,10 @@ def check_media(
 @router.post("/fingerprints", status_code=status.HTTP_201_CREATED, response_model=CheckRead)
 def check_fingerprints(query: FingerprintQuery, request: Request, session: SessionDep,
                        actor: Writer) -> CheckRead:
-    """Look up by ``imagehash.phash`` alone, without uploading media; with ``timestamps``
-    the hashes are one clip's frames and are aligned in time."""
+    """Check without uploading media: by ``imagehash.phash`` alone (with ``timestamps``
+    the hashes are one clip's frames and are aligned in time), or by the ``descriptors``
+    that ``registry fingerprint FILE`` computes, which get the verdicts and matches an
+    upload of the same files gets."""
     items = service.check_fingerprints(session, _live(request, session), query)
     return CheckRead.model_validate(service.record_check(session, actor, "fingerprints", items))
 

@@ -4,6 +4,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from registry.checks.descriptors import PHash, QueryDescriptor, frame_count
+from registry.fingerprints import descriptors as fmt
+
 
 class Verdict(str, Enum):
     copy = "copy"
@@ -125,18 +128,34 @@ class CheckRead(BaseModel):
     created_at: datetime
 
 
+MAX_DESCRIPTORS = 50
+
+
 class FingerprintQuery(BaseModel):
-    """Hashes computed locally with ``imagehash.phash`` (16 hex digits each)."""
+    """What a client computed locally instead of uploading: either ``phashes``, hashes from
+    ``imagehash.phash`` (with ``timestamps``, one clip's frames), or ``descriptors`` written
+    by ``registry fingerprint FILE``, which give the same verdicts and matches as uploading
+    the files."""
 
     model_config = ConfigDict(extra="forbid")
-    phashes: list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$")]] = Field(
-        min_length=1, max_length=20_000)
+    phashes: Annotated[list[PHash], Field(min_length=1, max_length=fmt.MAX_FRAMES)] | None = None
     timestamps: list[float] | None = Field(
         default=None, description="Frame times in seconds: the hashes are then one clip's frames")
+    descriptors: Annotated[list[QueryDescriptor], Field(
+        min_length=1, max_length=MAX_DESCRIPTORS)] | None = Field(default=None, description=(
+            f"Query descriptors, one per image or clip (at most {fmt.MAX_FRAMES} clip frames "
+            "in all)"))
 
     @model_validator(mode="after")
     def _consistent(self) -> "FingerprintQuery":
-        if self.timestamps is not None:
+        if (self.phashes is None) == (self.descriptors is None):
+            raise ValueError("send either phashes or descriptors")
+        if self.descriptors is not None:
+            if self.timestamps is not None:
+                raise ValueError("timestamps go with phashes; clip descriptors carry their own")
+            if sum(frame_count(d) for d in self.descriptors) > fmt.MAX_FRAMES:
+                raise ValueError(f"at most {fmt.MAX_FRAMES} clip frames in all")
+        elif self.timestamps is not None:
             if len(self.timestamps) != len(self.phashes):
                 raise ValueError("timestamps and phashes must have the same length")
             if any(not 0 <= t < 4_000_000 for t in self.timestamps):

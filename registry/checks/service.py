@@ -10,7 +10,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from registry.assets.media import probe
+from registry.assets.media import MediaInfo, probe
 from registry.assets.models import Asset
 from registry.assets.service import stage_upload
 from registry.auditlog.service import Actor, audited, commit_change
@@ -23,14 +23,14 @@ from registry.core.errors import NotFound
 from registry.core.ids import new_id
 from registry.fingerprints.alignment import (DEFAULT_RADIUS, ClipMatch, frame_codes, match_video,
                                              nearest_codes, span_votes, window)
-from registry.fingerprints.image import load_image, query_descriptors
+from registry.fingerprints.descriptors import Descriptor
+from registry.fingerprints.image import QueryDescriptors
 from registry.fingerprints.index import split_frame_ids
 from registry.fingerprints.live import LiveIndex
 from registry.fingerprints.matching import (SCORE_DECIMALS, Candidate, Evidence, score, strength,
                                             verdict)
 from registry.fingerprints.models import FingerprintSet
-from registry.fingerprints.records import fingerprint_clip_file, load_clip_frames, media_error
-from registry.fingerprints.errors import MediaError
+from registry.fingerprints.records import fingerprint_clip_file, load_clip_frames, query_image_file
 from registry.fingerprints.video import VideoFingerprint
 from registry.licences.models import Licence
 from registry.sources.models import Source
@@ -136,11 +136,7 @@ def _frame_hits(session: Session, live: LiveIndex, hashes: list[int]) -> list[Hi
     return hits
 
 
-def _image_hits(session: Session, live: LiveIndex, path: Path, settings: Settings) -> list[Hit]:
-    try:
-        query = query_descriptors(load_image(path.read_bytes(), max_pixels=settings.max_image_pixels))
-    except MediaError as exc:
-        raise media_error(exc) from None
+def _image_hits(session: Session, live: LiveIndex, query: QueryDescriptors) -> list[Hit]:
     candidates = live.images.query(query, k=5)
     hits = [_candidate_hit(c) for c in candidates if c.verdict != "clear"]
     return hits + _frame_hits(session, live, [query.phash["plain"], query.phash["mirror"]])
@@ -210,27 +206,45 @@ def _item(name: str, sha256: str | None, media_type: str | None, matches: list[M
     return CheckItem(name=name, sha256=sha256, media_type=media_type, verdict=worst, matches=matches)
 
 
+def describe(path: Path, settings: Settings) -> tuple[MediaInfo, Descriptor]:
+    """What a check matches of a file -- an image's query descriptors, a clip's query-side
+    fingerprint -- under the upload limits. ``registry fingerprint`` writes the same, so a
+    descriptor sent instead of the file is matched identically."""
+    info = probe(path, max_pixels=settings.max_image_pixels,
+                 max_clip_seconds=settings.max_clip_seconds)
+    if info.is_video:
+        return info, fingerprint_clip_file(path, settings.max_clip_seconds,
+                                           settings.max_image_pixels, reference=False)
+    return info, query_image_file(path, settings.max_image_pixels)
+
+
+def check_descriptor(session: Session, live: LiveIndex, name: str, descriptor: Descriptor,
+                     sha256: str | None = None, media_type: str | None = None) -> CheckItem:
+    """The matching rule, whether the descriptor was computed here from an upload or sent."""
+    hits = (_clip_hits(session, live, descriptor) if isinstance(descriptor, VideoFingerprint)
+            else _image_hits(session, live, descriptor))
+    return _item(name, sha256, media_type, _resolve(session, live, hits))
+
+
 def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, settings: Settings,
                  name: str, stream: BinaryIO, *, keep: bool = True) -> CheckItem:
     """``keep=False``: match only, store nothing (a rights holder's lookup is not a check)."""
     with blobs.staging_file() as staged:
         sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
-        info = probe(staged, max_pixels=settings.max_image_pixels,
-                     max_clip_seconds=settings.max_clip_seconds)
-        if info.is_video:
-            fp = fingerprint_clip_file(staged, settings.max_clip_seconds, settings.max_image_pixels,
-                                       reference=False)
-            hits = _clip_hits(session, live, fp)
-        else:
-            hits = _image_hits(session, live, staged, settings)
+        info, descriptor = describe(staged, settings)
         # Kept by digest (the check records it) so that evidence reports can show the
         # generated frames next to the registered ones; identical uploads share one blob.
         if keep:
             blobs.put(staged, sha256)
-    return _item(name, sha256, info.media_type, _resolve(session, live, hits))
+    return check_descriptor(session, live, name, descriptor, sha256, info.media_type)
 
 
 def check_fingerprints(session: Session, live: LiveIndex, query: FingerprintQuery) -> list[CheckItem]:
+    if query.descriptors is not None:
+        # No digest: the file never reached the registry, and a report must not cite
+        # a blob by a digest the client merely claims.
+        return [check_descriptor(session, live, d.name or f"descriptor {i}", d.decoded())
+                for i, d in enumerate(query.descriptors, start=1)]
     hashes = [int(h, 16) for h in query.phashes]
     if query.timestamps is not None and len(hashes) > 1:
         order = np.argsort(query.timestamps, kind="stable")

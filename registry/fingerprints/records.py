@@ -11,7 +11,8 @@ import numpy as np
 
 from registry.core.errors import InvalidMedia, UnsupportedMedia
 from registry.fingerprints.errors import MediaError, NotMedia, UnsupportedCodec
-from registry.fingerprints.image import FINGERPRINT_VERSION, ImageFingerprint, fingerprint_image, load_image
+from registry.fingerprints.image import (FINGERPRINT_VERSION, ImageFingerprint, QueryDescriptors,
+                                         fingerprint_image, load_image, query_descriptors)
 from registry.fingerprints.models import FingerprintSet
 from registry.fingerprints.video import VideoFingerprint, fingerprint_video
 
@@ -52,6 +53,14 @@ class ClipFrames:
 def fingerprint_image_file(path: Path, max_pixels: int) -> ImageFingerprint:
     try:
         return fingerprint_image(load_image(path.read_bytes(), max_pixels=max_pixels))
+    except MediaError as exc:
+        raise media_error(exc) from None
+
+
+def query_image_file(path: Path, max_pixels: int) -> QueryDescriptors:
+    """Descriptors of a submitted image (never stored)."""
+    try:
+        return query_descriptors(load_image(path.read_bytes(), max_pixels=max_pixels))
     except MediaError as exc:
         raise media_error(exc) from None
 

@@ -40,7 +40,8 @@ def lookup_media(
 @router.post("/fingerprints", response_model=LookupRead)
 def lookup_fingerprints(query: FingerprintQuery, request: Request, session: SessionDep,
                         actor: AnyActor) -> LookupRead:
-    """The same by ``imagehash.phash`` alone (as ``/v1/checks/fingerprints``); with
-    ``timestamps`` the hashes are one clip's frames and are aligned in time."""
+    """The same without uploading the works (as ``/v1/checks/fingerprints``): by
+    ``imagehash.phash`` alone (with ``timestamps``, one clip's frames, aligned in time), or
+    by the ``descriptors`` of ``registry fingerprint FILE``, answered as the upload is."""
     live = request.app.state.index.caught_up(session)
     return service.answer(session, actor, checks.check_fingerprints(session, live, query))

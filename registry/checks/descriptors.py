@@ -1,0 +1,115 @@
+"""The HTTP form of query descriptors (``registry.fingerprints.descriptors``): what
+``registry fingerprint FILE`` writes, sent to the fingerprint check and lookup instead of
+the file. The models document the format and bound its sizes before anything is
+decoded; the format's own reader then checks the rest (base64, counts, bounds) and
+keeps the decoded descriptor for the engine."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from registry.fingerprints import descriptors as fmt
+from registry.fingerprints.image import (FINGERPRINT_VERSION, ORB_CODE_BYTES, ORB_QUERY_FEATURES,
+                                         QUERY_WORK_SIDE)
+
+PHash = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$",
+                             description="64-bit pHash as 16 hex digits (str(imagehash.phash))")]
+
+
+def _base64(n_bytes_each: int, what: str, most: int = ORB_QUERY_FEATURES) -> Any:
+    return Field(max_length=fmt.base64_length(most * n_bytes_each),
+                 description=f"base64 of count x {n_bytes_each} bytes: {what}")
+
+
+class OrbFeatures(BaseModel):
+    """ORB keypoints of one variant of the picture, in the ``size`` frame."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=0, le=ORB_QUERY_FEATURES, description="Keypoints")
+    codes: str = _base64(ORB_CODE_BYTES, "256-bit rBRIEF codes")
+    points: str = _base64(fmt.POINT_BYTES, "(x, y) as float32 little-endian, pixels")
+    angles: str = _base64(1, "orientations in 1/256 turns")
+
+
+class OrbVariants(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plain: OrbFeatures
+    mirror: OrbFeatures = Field(description="Of the horizontally mirrored picture")
+
+
+class PHashVariants(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mirror: PHash = Field(description="Of the horizontally mirrored picture")
+    trim: PHash = Field(description="After trimming uniform borders (letterbox, canvas)")
+    trim_mirror: PHash = Field(description="Trimmed, then mirrored")
+
+
+class _Descriptor(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["registry.query-descriptor"]
+    version: int = Field(description=f"Format version; this registry reads "
+                                     f"{', '.join(map(str, fmt.SUPPORTED_VERSIONS))}")
+    fingerprint_version: int = Field(description=(
+        f"Version of the fingerprint algorithms that computed it; must be the registry's "
+        f"({FINGERPRINT_VERSION})"))
+    name: str | None = Field(default=None, max_length=255,
+                             description="The file's name, used as the check item's name")
+    _decoded: fmt.Descriptor = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _header(cls, data: Any) -> Any:
+        fmt.check_header(data)
+        return data
+
+    @model_validator(mode="after")
+    def _decode(self) -> "_Descriptor":
+        self._decoded = fmt.from_json(self.model_dump(mode="json", exclude_none=True))
+        return self
+
+    def decoded(self) -> fmt.Descriptor:
+        """The engine's form: ``QueryDescriptors`` of an image, the query-side
+        ``VideoFingerprint`` of a clip."""
+        return self._decoded
+
+
+class ImageDescriptor(_Descriptor):
+    """What a check computes from an uploaded image: four pHash variants and the ORB
+    keypoints of the picture and of its mirror image."""
+
+    kind: Literal["image"]
+    phash: PHash = Field(description="imagehash.phash of the picture (what hash-only clients send)")
+    variants: PHashVariants
+    size: list[int] = Field(min_length=2, max_length=2, description=(
+        f"[width, height] of the frame ORB ran on: the picture resized to a long side of "
+        f"{QUERY_WORK_SIDE}"))
+    orb: OrbVariants
+
+
+class ClipFrames(BaseModel):
+    """The sampled frames (up to 30 a second), as parallel arrays."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=1, le=fmt.MAX_FRAMES, description="Sampled frames")
+    timestamps: str = _base64(8, "float64 little-endian seconds from the stream start, "
+                                 "strictly increasing", fmt.MAX_FRAMES)
+    phashes: str = _base64(8, "each frame's pHash, big-endian (its 16 hex digits)", fmt.MAX_FRAMES)
+    mirror_phashes: str = _base64(8, "the same of each horizontally mirrored frame",
+                                  fmt.MAX_FRAMES)
+    informative: str = _base64(1, "1, or 0 for a flat frame (black, a fade): not matched",
+                               fmt.MAX_FRAMES)
+
+
+class ClipDescriptor(_Descriptor):
+    """What a check computes from an uploaded clip: per sampled frame its time, pHash,
+    mirrored pHash and whether it has visible detail."""
+
+    kind: Literal["clip"]
+    frames: ClipFrames
+
+
+QueryDescriptor = Annotated[ImageDescriptor | ClipDescriptor, Field(discriminator="kind")]
+
+
+def frame_count(descriptor: ImageDescriptor | ClipDescriptor) -> int:
+    return descriptor.frames.count if isinstance(descriptor, ClipDescriptor) else 1

@@ -1,0 +1,243 @@
+"""Query descriptors as JSON: what a check computes from a submitted file, written out so a
+client can compute it locally (``registry fingerprint FILE``) and send it instead of the
+file, with the upload's full robustness and none of its bytes.
+
+An image descriptor is a ``QueryDescriptors`` (the four pHash variants and the plain and
+mirrored ORB keypoints); a clip descriptor is the query side of a ``VideoFingerprint``
+(per sampled frame: time, pHash, mirrored pHash, informative flag). ``to_json`` and
+``from_json`` are exact inverses on everything the engine reads -- ORB positions travel
+as the float32 values ORB produced, times as the float64 repr JSON round-trips -- so a
+descriptor gets bit-identical evidence to the upload it was computed from.
+
+Format version 1::
+
+    {"format": "registry.query-descriptor", "version": 1, "fingerprint_version": 1,
+     "kind": "image", "name": "copy.jpg",
+     "phash": "<16 hex: imagehash.phash of the picture>",
+     "variants": {"mirror": "<16 hex>", "trim": "<16 hex>", "trim_mirror": "<16 hex>"},
+     "size": [w, h],             # the ORB frame: long side QUERY_WORK_SIDE
+     "orb": {"plain":  {"count": n, "codes":  base64 n x 32 bytes (256-bit rBRIEF),
+                        "points": base64 n x 2 float32 little-endian (x, y) in the ORB frame,
+                        "angles": base64 n bytes (orientation in 1/256 turns)},
+             "mirror": {... the same for the horizontally mirrored picture}}}
+
+    {"format": ..., "version": 1, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
+     "frames": {"count": n,
+                "timestamps": base64 n float64 little-endian (seconds, strictly increasing),
+                "phashes": base64 n x 8 bytes (each pHash big-endian: its 16 hex digits),
+                "mirror_phashes": base64 n x 8 bytes (of the mirrored frames),
+                "informative": base64 n bytes, 1 or 0 (0: a flat frame, not matched)}}
+
+Arrays travel as base64 of their bytes: exact, and compact enough that a clip of
+MAX_FRAMES frames (~670 KB) fits the default 1 MiB JSON body.
+
+``fingerprint_version`` is the engine's ``FINGERPRINT_VERSION``: descriptors made by
+another version of the algorithms (pHash, ORB settings, frame sampling) are refused
+rather than silently matched with different evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from registry.fingerprints.image import (FINGERPRINT_VERSION, ORB_CODE_BYTES, ORB_QUERY_FEATURES,
+                                         QUERY_WORK_SIDE, QueryDescriptors)
+from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
+
+FORMAT = "registry.query-descriptor"
+VERSION = 1
+SUPPORTED_VERSIONS = (VERSION,)
+KINDS = ("image", "clip")
+MAX_FRAMES = 20_000  # > 10 minutes at the 30 frames a second the engine samples
+MAX_TIME_S = 4_000_000.0
+PHASH_VARIANTS = ("mirror", "trim", "trim_mirror")  # besides "plain", sent as "phash"
+ORB_VARIANTS = ("plain", "mirror")
+POINT_BYTES = 8  # float32 x, y
+_POINT_DTYPE = "<f4"
+_HEX16 = re.compile(r"[0-9a-fA-F]{16}")
+FRAME_COLUMNS = {"timestamps": "<f8", "phashes": ">u8", "mirror_phashes": ">u8", "informative": "u1"}
+
+Descriptor = QueryDescriptors | VideoFingerprint
+
+
+class DescriptorError(ValueError):
+    """A descriptor that this registry cannot read; the message says why (safe to show).
+
+    A ValueError, so request validation reports it as invalid input."""
+
+
+def base64_length(n_bytes: int) -> int:
+    """Characters of the padded base64 of ``n_bytes`` bytes."""
+    return 4 * math.ceil(n_bytes / 3)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def to_json(descriptor: Descriptor, name: str | None = None) -> dict[str, Any]:
+    """The JSON form of an image's ``QueryDescriptors`` or a clip's query-side fingerprint."""
+    header = {"format": FORMAT, "version": VERSION, "fingerprint_version": FINGERPRINT_VERSION}
+    if name is not None:
+        header["name"] = name
+    if isinstance(descriptor, VideoFingerprint):
+        return {**header, "kind": "clip", **_clip_json(descriptor)}
+    return {**header, "kind": "image", **_image_json(descriptor)}
+
+
+def _hex(code: int) -> str:
+    return f"{int(code):016x}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _image_json(query: QueryDescriptors) -> dict[str, Any]:
+    orb = {}
+    for variant in ORB_VARIANTS:
+        codes, points, angles = query.orb[variant]
+        orb[variant] = {"count": len(codes),
+                        "codes": _b64(np.asarray(codes, np.uint8).tobytes()),
+                        "points": _b64(np.asarray(points).astype(_POINT_DTYPE).tobytes()),
+                        "angles": _b64(np.asarray(angles, np.uint8).tobytes())}
+    return {"phash": _hex(query.phash["plain"]),
+            "variants": {v: _hex(query.phash[v]) for v in PHASH_VARIANTS},
+            "size": [int(query.size[0]), int(query.size[1])], "orb": orb}
+
+
+def _clip_json(fp: VideoFingerprint) -> dict[str, Any]:
+    columns = (fp.timestamps, fp.hashes, fp.mirror_hashes, fp.informative)
+    return {"frames": {"count": len(fp), **{
+        key: _b64(np.asarray(values).astype(dtype).tobytes())
+        for (key, dtype), values in zip(FRAME_COLUMNS.items(), columns, strict=True)}}}
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def check_header(data: Any) -> None:
+    """Refuse another format, format version or engine version before reading any further,
+    so that the answer names the real problem rather than the fields it does not expect."""
+    if not isinstance(data, dict):
+        raise DescriptorError("a descriptor is a JSON object")
+    if data.get("format") != FORMAT:
+        raise DescriptorError(f'not a query descriptor: "format" must be "{FORMAT}"')
+    version = data.get("version")
+    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+        raise DescriptorError(
+            f"unsupported descriptor version {version!r}: this registry reads version(s) "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}")
+    engine = data.get("fingerprint_version")
+    if engine != FINGERPRINT_VERSION or isinstance(engine, bool):
+        raise DescriptorError(
+            f"descriptor computed with fingerprint version {engine!r}, but this registry's is "
+            f"{FINGERPRINT_VERSION}: compute it again with this registry's `registry fingerprint`")
+
+
+def from_json(data: Any) -> Descriptor:
+    """The engine's form of a descriptor written by ``to_json``; ``DescriptorError`` when it
+    is not one (bad header, base64, counts or bounds)."""
+    check_header(data)
+    kind = data.get("kind")
+    if kind == "image":
+        return _image(data)
+    if kind == "clip":
+        return _clip(data)
+    raise DescriptorError(f'"kind" must be one of {", ".join(KINDS)}')
+
+
+def _field(data: dict, key: str, kind: type, where: str = "") -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise DescriptorError(f"{where}{key}: expected {kind.__name__}")
+    return value
+
+
+def _code(text: Any, where: str) -> int:
+    if not isinstance(text, str) or not _HEX16.fullmatch(text):  # (int() also takes "_", "+")
+        raise DescriptorError(f"{where}: expected 16 hex digits")
+    return int(text, 16)
+
+
+def _bytes(text: Any, where: str, expected: int) -> bytes:
+    if not isinstance(text, str) or len(text) != base64_length(expected):
+        raise DescriptorError(f"{where}: expected the base64 of {expected} bytes")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise DescriptorError(f"{where}: not valid base64") from None
+    if len(data) != expected:
+        raise DescriptorError(f"{where}: expected the base64 of {expected} bytes, got {len(data)}")
+    return data
+
+
+def _size(data: dict) -> tuple[int, int]:
+    size = data.get("size")
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in size)):
+        raise DescriptorError("size: expected [width, height]")
+    width, height = size
+    if not (1 <= width <= QUERY_WORK_SIDE and 1 <= height <= QUERY_WORK_SIDE
+            and max(width, height) == QUERY_WORK_SIDE):
+        raise DescriptorError(f"size: the ORB frame has a long side of {QUERY_WORK_SIDE} pixels "
+                              f"and a short side of at least 1, got {width}x{height}")
+    return width, height
+
+
+def _orb(data: Any, variant: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    where = f"orb.{variant}"
+    if not isinstance(data, dict):
+        raise DescriptorError(f"{where}: expected an object with count, codes, points and angles")
+    n = _field(data, "count", int, f"{where}.")
+    if not 0 <= n <= ORB_QUERY_FEATURES:
+        raise DescriptorError(f"{where}.count: at most {ORB_QUERY_FEATURES} keypoints, got {n}")
+    codes = np.frombuffer(_bytes(data.get("codes"), f"{where}.codes", n * ORB_CODE_BYTES), np.uint8)
+    points = np.frombuffer(_bytes(data.get("points"), f"{where}.points", n * POINT_BYTES),
+                           _POINT_DTYPE).astype(np.float32).reshape(n, 2)
+    angles = np.frombuffer(_bytes(data.get("angles"), f"{where}.angles", n), np.uint8)
+    # (NaN fails both comparisons, so it is refused too)
+    inside = (points >= 0) & (points <= np.array(size, np.float32))
+    if not inside.all():
+        raise DescriptorError(f"{where}.points: keypoints must lie in the {size[0]}x{size[1]} frame")
+    return codes.reshape(n, ORB_CODE_BYTES).copy(), points, angles.copy()
+
+
+def _image(data: dict) -> QueryDescriptors:
+    variants = _field(data, "variants", dict)
+    if set(variants) != set(PHASH_VARIANTS):
+        raise DescriptorError(f"variants: expected exactly {', '.join(PHASH_VARIANTS)}")
+    phash = {"plain": _code(data.get("phash"), "phash"),
+             **{v: _code(variants[v], f"variants.{v}") for v in PHASH_VARIANTS}}
+    size = _size(data)
+    orb = _field(data, "orb", dict)
+    if set(orb) != set(ORB_VARIANTS):
+        raise DescriptorError(f"orb: expected exactly {', '.join(ORB_VARIANTS)}")
+    return QueryDescriptors(phash=phash, orb={v: _orb(orb[v], v, size) for v in ORB_VARIANTS},
+                            size=size)
+
+
+def _clip(data: dict) -> VideoFingerprint:
+    frames = _field(data, "frames", dict)
+    n = _field(frames, "count", int, "frames.")
+    if not 1 <= n <= MAX_FRAMES:
+        raise DescriptorError(f"frames.count: between 1 and {MAX_FRAMES} frames, got {n}")
+    times, hashes, mirrors, informative = (
+        np.frombuffer(_bytes(frames.get(key), f"frames.{key}", n * np.dtype(dtype).itemsize), dtype)
+        for key, dtype in FRAME_COLUMNS.items())
+    times = times.astype(np.float64)
+    if not (np.isfinite(times).all() and (np.abs(times) < MAX_TIME_S).all()
+            and (np.diff(times) > 0).all()):
+        raise DescriptorError(f"frames.timestamps: strictly increasing seconds within ±{MAX_TIME_S:g}")
+    if (informative > 1).any():
+        raise DescriptorError("frames.informative: 1 or 0 per frame")
+    # Only the per-frame columns take part in matching; the rest describes the query.
+    return VideoFingerprint(times, hashes.astype(np.uint64), mirrors.astype(np.uint64),
+                            informative.astype(bool), duration_s=float(times[-1]), width=0,
+                            height=0, codec="descriptor", frame_rate=None, frames_decoded=n,
+                            sample_fps=DEFAULT_SAMPLE_FPS)

@@ -1,0 +1,176 @@
+"""Query descriptors: ``registry fingerprint FILE`` computed locally, then sent instead of
+the file, get the verdict and matches that uploading the file gets."""
+
+import base64
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from registry.fingerprints.descriptors import from_json, to_json
+from tests import media
+from tests.conftest import Api
+from tests.factories import builtin_licence, holder, source, upload
+
+
+@pytest.fixture
+def registered(admin: Api) -> dict:
+    films = source(admin, [holder(admin)["id"]], builtin_licence(admin, "CC-BY-4.0")["id"])
+    return {name: upload(admin, films["id"], path)["id"] for name, path in (
+        ("astronaut", media.image("astronaut.png")), ("coffee", media.image("coffee.png")),
+        ("bikes", media.clip("bikes.mp4")))}
+
+
+def _edited_astronaut(path: Path) -> Path:
+    """Cropped, mirrored, shrunk and re-encoded: its plain pHash is far from the work's."""
+    astronaut = Image.open(media.image("astronaut.png")).convert("RGB")
+    w, h = astronaut.size
+    edited = ImageOps.mirror(astronaut.crop((60, 40, w - 60, h - 80))).resize((300, 280))
+    edited.save(path, format="JPEG", quality=60)
+    return path
+
+
+def _fingerprint(cli, path: Path, tmp_path: Path) -> dict:  # type: ignore[no-untyped-def]
+    out = tmp_path / f"{path.name}.json"
+    result = cli("fingerprint", str(path), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    return json.loads(out.read_text())
+
+
+def _upload(api: Api, path: Path, endpoint: str) -> dict:
+    with path.open("rb") as fh:
+        response = api.post(endpoint, files=[("files", (path.name, fh))])
+    assert response.status_code in (200, 201), response.text
+    return response.json()["items"][0]
+
+
+def _send(api: Api, endpoint: str, *descriptors: dict) -> dict:
+    response = api.post(endpoint, json={"descriptors": list(descriptors)})
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def test_an_image_descriptor_gets_the_uploads_verdict_and_matches(
+        admin: Api, registered: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    copied = _edited_astronaut(tmp_path / "copy.jpg")
+    descriptor = _fingerprint(cli, copied, tmp_path)
+    assert (descriptor["format"], descriptor["version"], descriptor["kind"]) == (
+        "registry.query-descriptor", 1, "image")
+    uploaded = _upload(admin, copied, "/v1/checks")
+    sent = _send(admin, "/v1/checks/fingerprints", descriptor)
+    [item] = sent["items"]
+    assert (item["name"], item["sha256"]) == ("copy.jpg", None)
+    assert item["verdict"] == uploaded["verdict"] == "copy"
+    assert item["matches"] == uploaded["matches"]
+    assert item["matches"][0]["asset_id"] == registered["astronaut"]
+    assert item["matches"][0]["channel"] == "local_features"
+    assert admin.ok("get", f"/v1/checks/{sent['id']}") == sent  # stored like any check
+    # The plain pHash alone (what hash-only clients send) does not find this copy.
+    plain = admin.ok("post", "/v1/checks/fingerprints", 201, json={"phashes": [descriptor["phash"]]})
+    assert registered["astronaut"] not in {m["asset_id"] for m in plain["items"][0]["matches"]}
+
+
+def test_a_lookup_by_descriptor_answers_as_the_upload(
+        admin: Api, registered: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    copied = _edited_astronaut(tmp_path / "mine.jpg")
+    frame = tmp_path / "frame.png"
+    media.frame_at(media.clip("bikes.mp4"), 6.0).resize((320, 136)).save(frame)
+    uploaded = [_upload(admin, path, "/v1/lookups") for path in (copied, frame)]
+    sent = _send(admin, "/v1/lookups/fingerprints",
+                 *(_fingerprint(cli, path, tmp_path) for path in (copied, frame)))
+    for by_upload, by_descriptor in zip(uploaded, sent["items"], strict=True):
+        assert by_descriptor["works"] == by_upload["works"] and by_upload["works"]
+    assert sent["items"][0]["works"][0]["asset_id"] == registered["astronaut"]
+    assert sent["items"][1]["works"][0]["asset_id"] == registered["bikes"]
+
+
+def test_a_clip_descriptor_gets_the_uploads_spans(
+        admin: Api, registered: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    copied = media.make_variant(media.clip("bikes.mp4"), tmp_path / "copy.mp4", start=3.0,
+                                duration=2.5, scale=0.5, crop=0.1, mirror=True)
+    descriptor = _fingerprint(cli, copied, tmp_path)
+    assert descriptor["kind"] == "clip"
+    assert descriptor["frames"]["count"] > 10
+    uploaded = _upload(admin, copied, "/v1/checks")
+    [item] = _send(admin, "/v1/checks/fingerprints", descriptor)["items"]
+    assert item["verdict"] == uploaded["verdict"] == "copy"
+    assert item["matches"] == uploaded["matches"]
+    [match] = item["matches"]
+    assert (match["asset_id"], match["via"], match["mirrored"]) == (registered["bikes"], "clip", True)
+    assert match["spans"][0]["offset_s"] == pytest.approx(3.0, abs=0.1)
+
+
+def test_the_json_form_round_trips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for path in (media.image("coffee.png"), media.clip("bikes.mp4")):
+        written = _fingerprint(cli, path, tmp_path)
+        assert to_json(from_json(written), written["name"]) == written
+    result = cli("fingerprint", str(Path(__file__)))
+    assert result.exit_code == 2 and "not a recognised image or video" in result.output
+
+
+def _b64(data: bytes | int) -> str:
+    return base64.b64encode(bytes(data)).decode()
+
+
+def _changed(descriptor: dict, path: str, value: object) -> dict:
+    changed = copy.deepcopy(descriptor)
+    *parents, key = path.split(".")
+    target = changed
+    for part in parents:
+        target = target[part]
+    target[key] = value
+    return changed
+
+
+def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    image = _fingerprint(cli, media.image("coffee.png"), tmp_path)
+    clip_file = tmp_path / "short.mp4"
+    media.make_variant(media.clip("bikes.mp4"), clip_file, duration=0.5)
+    clip = _fingerprint(cli, clip_file, tmp_path)
+    n = image["orb"]["plain"]["count"]
+    too_many = {"count": 1001, "codes": _b64(1001 * 32), "points": _b64(1001 * 8), "angles": _b64(1001)}
+
+    def frames(n: int, times: np.ndarray | None = None, informative: int = 1) -> dict:
+        times = np.arange(n) / 30 if times is None else times
+        return {**clip, "frames": {"count": n, "timestamps": _b64(times.astype("<f8").tobytes()),
+                                   "phashes": _b64(bytes(8 * n)), "mirror_phashes": _b64(bytes(8 * n)),
+                                   "informative": _b64(bytes([informative]) * n)}}
+    cases = [
+        (_changed(image, "version", 2), "unsupported descriptor version 2: this registry reads version(s) 1"),
+        (_changed(clip, "version", "1"), "unsupported descriptor version '1'"),
+        (_changed(image, "fingerprint_version", 7), "fingerprint version 7, but this registry's is 1"),
+        (_changed(image, "format", "something.else"), "not a query descriptor"),
+        (_changed(image, "kind", "audio"), "kind"),
+        (_changed(image, "orb.plain.codes", "!" * len(image["orb"]["plain"]["codes"])), "not valid base64"),
+        (_changed(image, "orb.plain.count", n - 1), f"expected the base64 of {(n - 1) * 32} bytes"),
+        (_changed(image, "orb.mirror.angles", _b64(3)), "orb.mirror.angles"),
+        (_changed(image, "orb.plain", too_many), "orb.plain.count"),
+        (_changed(image, "orb.plain.points", base64.b64encode(b"\xff" * 8 * n).decode()),
+         "keypoints must lie in the"),
+        (_changed(image, "size", [0, 768]), "size"),
+        (_changed(image, "size", [768, 768, 3]), "size"),
+        (_changed(image, "phash", "xyz"), "phash"),
+        (_changed(image, "variants", {"mirror": image["variants"]["mirror"]}), "variants"),
+        (_changed(image, "extra", 1), "extra"),
+        (_changed(clip, "frames.count", clip["frames"]["count"] + 1), "frames.timestamps: expected"),
+        (frames(10, np.arange(10)[::-1] / 30), "strictly increasing"),
+        (frames(10, np.full(10, np.nan)), "strictly increasing"),
+        (frames(10, informative=2), "frames.informative: 1 or 0"),
+        (_changed(clip, "frames.phashes", "AAAA"), "frames.phashes"),
+        (frames(20_001), "frames.count"),
+    ]
+    for descriptor, words in cases:
+        response = admin.post("/v1/checks/fingerprints", json={"descriptors": [descriptor]})
+        assert response.status_code == 422, (words, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert words in response.json()["detail"], (words, response.json()["detail"])
+    for body, words in (({"descriptors": [image], "phashes": [image["phash"]]}, "either"),
+                        ({"descriptors": [clip], "timestamps": [0.0]}, "timestamps"),
+                        ({"descriptors": []}, "descriptors"), ({"descriptors": [{}]}, "kind"),
+                        ({"descriptors": [frames(5_000)] * 5}, "clip frames in all")):
+        response = admin.post("/v1/lookups/fingerprints", json=body)
+        assert response.status_code == 422, (words, response.text)
+        assert words in response.json()["detail"], (words, response.json()["detail"])
