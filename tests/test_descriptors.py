@@ -120,7 +120,7 @@ def _changed(descriptor: dict, path: str, value: object) -> dict:
     *parents, key = path.split(".")
     target = changed
     for part in parents:
-        target = target[part]
+        target = target[int(part)] if part.isdigit() else target[part]
     target[key] = value
     return changed
 
@@ -152,6 +152,11 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
          "keypoints must lie in the"),
         (_changed(image, "size", [0, 768]), "size"),
         (_changed(image, "size", [768, 768, 3]), "size"),
+        (_changed(image, "retries", image["retries"][:1]), "retries"),
+        (_changed(image, "retries.0.size", image["size"]), "retries[0].size: the ORB frame has a long side of 512"),
+        (_changed(image, "retries.1.orb.mirror.points", base64.b64encode(
+            b"\xff" * 8 * image["retries"][1]["orb"]["mirror"]["count"]).decode()),
+         "retries[1].orb.mirror.points: keypoints must lie in the"),
         (_changed(image, "phash", "xyz"), "phash"),
         (_changed(image, "variants", {"mirror": image["variants"]["mirror"]}), "variants"),
         (_changed(image, "extra", 1), "extra"),

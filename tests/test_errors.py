@@ -1,4 +1,7 @@
+from registry.core.config import Settings
 from tests.conftest import Api
+
+OVER_JSON_LIMIT = Settings().max_json_bytes + 1
 
 
 def _is_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
@@ -33,7 +36,7 @@ def test_unknown_ids_and_routes(admin: Api) -> None:
 
 
 def test_oversize_json_is_refused_before_parsing(admin: Api) -> None:
-    huge = b'{"name": "' + b"a" * 2_000_000 + b'", "kind": "person"}'
+    huge = b'{"name": "' + b"a" * OVER_JSON_LIMIT + b'", "kind": "person"}'
     response = admin.client.post("/v1/holders", content=huge,
                                  headers={**admin.headers, "Content-Type": "application/json"})
     _is_problem(response, 413)
@@ -58,7 +61,7 @@ def test_nul_characters_get_the_same_answer_on_every_backend(admin: Api) -> None
 def test_streamed_oversize_body_without_length_gets_413(admin: Api) -> None:
     def chunks():  # type: ignore[no-untyped-def]
         yield b'{"name": "'
-        for _ in range(40):
+        for _ in range(OVER_JSON_LIMIT // 65536 + 1):
             yield b"a" * 65536
         yield b'", "kind": "person"}'
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from registry.fingerprints import descriptors as fmt
 from registry.fingerprints.image import (FINGERPRINT_VERSION, ORB_CODE_BYTES, ORB_QUERY_FEATURES,
-                                         QUERY_WORK_SIDE)
+                                         QUERY_RETRY_SIDES, QUERY_WORK_SIDE)
 
 PHash = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$",
                              description="64-bit pHash as 16 hex digits (str(imagehash.phash))")]
@@ -35,6 +35,15 @@ class OrbVariants(BaseModel):
     model_config = ConfigDict(extra="forbid")
     plain: OrbFeatures
     mirror: OrbFeatures = Field(description="Of the horizontally mirrored picture")
+
+
+class OrbRetryView(BaseModel):
+    """The same keypoints at another frame size, for the engine's second look."""
+
+    model_config = ConfigDict(extra="forbid")
+    size: list[int] = Field(min_length=2, max_length=2,
+                            description="[width, height] of this frame")
+    orb: OrbVariants
 
 
 class PHashVariants(BaseModel):
@@ -75,7 +84,8 @@ class _Descriptor(BaseModel):
 
 class ImageDescriptor(_Descriptor):
     """What a check computes from an uploaded image: four pHash variants and the ORB
-    keypoints of the picture and of its mirror image."""
+    keypoints of the picture and of its mirror image, at the first frame size and at each
+    retry size."""
 
     kind: Literal["image"]
     phash: PHash = Field(description="imagehash.phash of the picture (what hash-only clients send)")
@@ -84,6 +94,11 @@ class ImageDescriptor(_Descriptor):
         f"[width, height] of the frame ORB ran on: the picture resized to a long side of "
         f"{QUERY_WORK_SIDE}"))
     orb: OrbVariants
+    retries: list[OrbRetryView] = Field(
+        min_length=len(QUERY_RETRY_SIDES), max_length=len(QUERY_RETRY_SIDES), description=(
+            f"The keypoints again with the picture resized to long sides "
+            f"{' and '.join(map(str, QUERY_RETRY_SIDES))}, in that order: the engine looks "
+            f"at these when the first frame finds no copy (reframed crops, picture-in-picture)"))
 
 
 class ClipFrames(BaseModel):

@@ -3,7 +3,7 @@ client can compute it locally (``registry fingerprint FILE``) and send it instea
 file, with the upload's full robustness and none of its bytes.
 
 An image descriptor is a ``QueryDescriptors`` (the four pHash variants and the plain and
-mirrored ORB keypoints); a clip descriptor is the query side of a ``VideoFingerprint``
+mirrored ORB keypoints, at the engine's first frame size and at each retry size); a clip descriptor is the query side of a ``VideoFingerprint``
 (per sampled frame: time, pHash, mirrored pHash, informative flag). ``to_json`` and
 ``from_json`` are exact inverses on everything the engine reads -- ORB positions travel
 as the float32 values ORB produced, times as the float64 repr JSON round-trips -- so a
@@ -19,7 +19,9 @@ Format version 1::
      "orb": {"plain":  {"count": n, "codes":  base64 n x 32 bytes (256-bit rBRIEF),
                         "points": base64 n x 2 float32 little-endian (x, y) in the ORB frame,
                         "angles": base64 n bytes (orientation in 1/256 turns)},
-             "mirror": {... the same for the horizontally mirrored picture}}}
+             "mirror": {... the same for the horizontally mirrored picture}},
+     "retries": [{"size": [w, h], "orb": {...}},   # the same at each QUERY_RETRY_SIDES
+                 ...]}                             # long side, in that order
 
     {"format": ..., "version": 1, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
      "frames": {"count": n,
@@ -29,7 +31,8 @@ Format version 1::
                 "informative": base64 n bytes, 1 or 0 (0: a flat frame, not matched)}}
 
 Arrays travel as base64 of their bytes: exact, and compact enough that a clip of
-MAX_FRAMES frames (~670 KB) fits the default 1 MiB JSON body.
+MAX_FRAMES frames (~670 KB) or an image (~330 KB: three frame sizes of up to 1000
+keypoints, plain and mirrored) fits well inside the default 16 MiB JSON body.
 
 ``fingerprint_version`` is the engine's ``FINGERPRINT_VERSION``: descriptors made by
 another version of the algorithms (pHash, ORB settings, frame sampling) are refused
@@ -47,7 +50,8 @@ from typing import Any
 import numpy as np
 
 from registry.fingerprints.image import (FINGERPRINT_VERSION, ORB_CODE_BYTES, ORB_QUERY_FEATURES,
-                                         QUERY_WORK_SIDE, QueryDescriptors)
+                                         QUERY_RETRY_SIDES, QUERY_WORK_SIDE, OrbView,
+                                         QueryDescriptors)
 from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"
@@ -98,17 +102,22 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _image_json(query: QueryDescriptors) -> dict[str, Any]:
+def _view_json(view: OrbView) -> dict[str, Any]:
     orb = {}
     for variant in ORB_VARIANTS:
-        codes, points, angles = query.orb[variant]
+        codes, points, angles = view.orb[variant]
         orb[variant] = {"count": len(codes),
                         "codes": _b64(np.asarray(codes, np.uint8).tobytes()),
                         "points": _b64(np.asarray(points).astype(_POINT_DTYPE).tobytes()),
                         "angles": _b64(np.asarray(angles, np.uint8).tobytes())}
+    return {"size": [int(view.size[0]), int(view.size[1])], "orb": orb}
+
+
+def _image_json(query: QueryDescriptors) -> dict[str, Any]:
+    first, *retries = query.views
     return {"phash": _hex(query.phash["plain"]),
             "variants": {v: _hex(query.phash[v]) for v in PHASH_VARIANTS},
-            "size": [int(query.size[0]), int(query.size[1])], "orb": orb}
+            **_view_json(first), "retries": [_view_json(view) for view in retries]}
 
 
 def _clip_json(fp: VideoFingerprint) -> dict[str, Any]:
@@ -177,21 +186,19 @@ def _bytes(text: Any, where: str, expected: int) -> bytes:
     return data
 
 
-def _size(data: dict) -> tuple[int, int]:
+def _size(data: dict, side: int, where: str) -> tuple[int, int]:
     size = data.get("size")
     if (not isinstance(size, list) or len(size) != 2
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in size)):
-        raise DescriptorError("size: expected [width, height]")
+        raise DescriptorError(f"{where}size: expected [width, height]")
     width, height = size
-    if not (1 <= width <= QUERY_WORK_SIDE and 1 <= height <= QUERY_WORK_SIDE
-            and max(width, height) == QUERY_WORK_SIDE):
-        raise DescriptorError(f"size: the ORB frame has a long side of {QUERY_WORK_SIDE} pixels "
+    if not (1 <= width <= side and 1 <= height <= side and max(width, height) == side):
+        raise DescriptorError(f"{where}size: the ORB frame has a long side of {side} pixels "
                               f"and a short side of at least 1, got {width}x{height}")
     return width, height
 
 
-def _orb(data: Any, variant: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    where = f"orb.{variant}"
+def _orb(data: Any, where: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not isinstance(data, dict):
         raise DescriptorError(f"{where}: expected an object with count, codes, points and angles")
     n = _field(data, "count", int, f"{where}.")
@@ -214,12 +221,24 @@ def _image(data: dict) -> QueryDescriptors:
         raise DescriptorError(f"variants: expected exactly {', '.join(PHASH_VARIANTS)}")
     phash = {"plain": _code(data.get("phash"), "phash"),
              **{v: _code(variants[v], f"variants.{v}") for v in PHASH_VARIANTS}}
-    size = _size(data)
-    orb = _field(data, "orb", dict)
+    first = _view(data, QUERY_WORK_SIDE, "")
+    retries = data.get("retries")
+    if not isinstance(retries, list) or len(retries) != len(QUERY_RETRY_SIDES):
+        raise DescriptorError(f"retries: expected {len(QUERY_RETRY_SIDES)} views, at long sides "
+                              f"{', '.join(map(str, QUERY_RETRY_SIDES))}")
+    return QueryDescriptors(phash=phash, orb=first.orb, size=first.size, retries=tuple(
+        _view(view, side, f"retries[{i}].")
+        for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))))
+
+
+def _view(data: Any, side: int, where: str) -> OrbView:
+    if not isinstance(data, dict):
+        raise DescriptorError(f"{where.rstrip('.')}: expected an object with size and orb")
+    size = _size(data, side, where)
+    orb = _field(data, "orb", dict, where)
     if set(orb) != set(ORB_VARIANTS):
-        raise DescriptorError(f"orb: expected exactly {', '.join(ORB_VARIANTS)}")
-    return QueryDescriptors(phash=phash, orb={v: _orb(orb[v], v, size) for v in ORB_VARIANTS},
-                            size=size)
+        raise DescriptorError(f"{where}orb: expected exactly {', '.join(ORB_VARIANTS)}")
+    return OrbView({v: _orb(orb[v], f"{where}orb.{v}", size) for v in ORB_VARIANTS}, size)
 
 
 def _clip(data: dict) -> VideoFingerprint:
