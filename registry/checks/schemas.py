@@ -50,25 +50,10 @@ class Span(BaseModel):
     mirrored: bool
 
 
-class Match(BaseModel):
-    """A registered work the submitted media copies. Matches are listed strongest first: by
-    score, then (equal scores) by the raw evidence -- for images and frames pHash bits
-    closer than chance (20 - distance, at least 0), then inlier_cells; for clips the
-    agreeing frames' similarity."""
+class MatchEvidence(BaseModel):
+    """What found a match and how it sits on the query; shared by checks, lookups and the
+    copyright-evidence report."""
 
-    asset_id: str
-    source_id: str
-    source_name: str
-    holder_ids: list[str]
-    licence_id: str
-    licence: str = Field(description="SPDX id or LicenseRef of the licence that applies")
-    via: str = Field(description="image (image descriptors), frame (a frame of a registered "
-                                 "clip), clip (aligned clip spans)")
-    distance: int | None = Field(default=None, description="Best pHash Hamming distance")
-    reference_time_s: float | None = Field(default=None, description="Matched frame time")
-    score: float = Field(description="Calibrated similarity in [0, 1]")
-    verdict: Verdict
-    spans: list[Span] = Field(default_factory=list)
     channel: Channel | None = Field(default=None, description=(
         "What found the match: global_hash when the whole picture's pHash alone reaches the "
         "verdict, local_features when it takes ORB keypoints, crop_window when a clip frame "
@@ -87,6 +72,27 @@ class Match(BaseModel):
     transform: Transform | None = Field(default=None, description=(
         "For local_features the fitted similarity; for a crop_window the window "
         "(the copy's framing is within about 5% of it)"))
+
+
+class Match(MatchEvidence):
+    """A registered work the submitted media copies. Matches are listed strongest first: by
+    score, then (equal scores) by the raw evidence -- for images and frames pHash bits
+    closer than chance (20 - distance, at least 0), then inlier_cells; for clips the
+    agreeing frames' similarity."""
+
+    asset_id: str
+    source_id: str
+    source_name: str
+    holder_ids: list[str]
+    licence_id: str
+    licence: str = Field(description="SPDX id or LicenseRef of the licence that applies")
+    via: str = Field(description="image (image descriptors), frame (a frame of a registered "
+                                 "clip), clip (aligned clip spans)")
+    distance: int | None = Field(default=None, description="Best pHash Hamming distance")
+    reference_time_s: float | None = Field(default=None, description="Matched frame time")
+    score: float = Field(description="Calibrated similarity in [0, 1]")
+    verdict: Verdict
+    spans: list[Span] = Field(default_factory=list)
 
 
 def found_by(match: Any) -> str:

@@ -1,10 +1,10 @@
 from pydantic import BaseModel, Field
 
-from registry.checks.schemas import Channel, Match, Span, Transform, Verdict
+from registry.checks.schemas import MatchEvidence, Span, Verdict
 from registry.lineage.schemas import GenerationHit, HoldingSource, WorkCopy
 
 
-class LookupWork(BaseModel):
+class LookupWork(MatchEvidence):
     """A registered asset that is the looked-up work or a near copy of it, and where it went:
     the sources holding that content with their licences, the models trained on those
     sources, and the checked generations that matched it."""
@@ -20,13 +20,6 @@ class LookupWork(BaseModel):
     distance: int | None = Field(default=None, description="Best pHash Hamming distance")
     reference_time_s: float | None = None
     spans: list[Span] = Field(default_factory=list)
-    channel: Channel | None = Field(default=None, description=Match.model_fields["channel"].description)
-    coverage: float | None = Field(default=None, description=Match.model_fields["coverage"].description)
-    mirrored: bool | None = Field(default=None, description=Match.model_fields["mirrored"].description)
-    inlier_cells: int | None = Field(default=None,
-                                     description=Match.model_fields["inlier_cells"].description)
-    transform: Transform | None = Field(default=None,
-                                        description=Match.model_fields["transform"].description)
     copies: list[WorkCopy] = Field(description="Every live asset with the same content")
     sources: list[HoldingSource] = Field(description="Sources holding it, with their licences "
                                                      "and the live models trained on them")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from registry.auditlog.schemas import InclusionProof
-from registry.checks.schemas import Channel, Match, Span, Transform
+from registry.checks.schemas import MatchEvidence, Span
 from registry.evaluation.schemas import Obligation, Reason, Use, Verdict
 
 FORMAT_VERSION = 1
@@ -99,7 +99,7 @@ class GenerationRef(BaseModel):
     media_type: str | None = None
 
 
-class EvidenceMatch(BaseModel):
+class EvidenceMatch(MatchEvidence):
     check_id: str
     item_name: str
     checked_at: datetime | None = None
@@ -107,13 +107,6 @@ class EvidenceMatch(BaseModel):
     verdict: str
     score: float
     distance: int | None = None
-    channel: Channel | None = Field(default=None, description=Match.model_fields["channel"].description)
-    coverage: float | None = Field(default=None, description=Match.model_fields["coverage"].description)
-    mirrored: bool | None = Field(default=None, description=Match.model_fields["mirrored"].description)
-    inlier_cells: int | None = Field(default=None,
-                                     description=Match.model_fields["inlier_cells"].description)
-    transform: Transform | None = Field(default=None,
-                                        description=Match.model_fields["transform"].description)
     work: WorkRef
     use: Use
     permitted: Verdict = Field(description="Whether the work's licence permits the generation's "
