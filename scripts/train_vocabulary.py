@@ -42,9 +42,9 @@ def _features(seed: int) -> np.ndarray:
 
     cv2.setNumThreads(1)
     picture = synthetic_image(seed, size=(640 + seed % 5 * 96, 480 + seed % 3 * 80))
-    ref, _, _ = fpimage._orb_features(fpimage._work_gray(picture, fpimage.WORK_SIDE),
+    ref, _, _ = fpimage.orb_features(fpimage._work_gray(picture, fpimage.WORK_SIDE),
                                       fpimage.ORB_REFERENCE_FEATURES)
-    query, _, _ = fpimage._orb_features(fpimage._work_gray(picture, fpimage.QUERY_WORK_SIDE),
+    query, _, _ = fpimage.orb_features(fpimage._work_gray(picture, fpimage.QUERY_WORK_SIDE),
                                         fpimage.ORB_QUERY_FEATURES)
     return np.concatenate([ref, query])
 

@@ -59,10 +59,14 @@ def frame_phashes(path: Path, start: float, end: float) -> tuple[list[float], li
 
 
 def make_variant(src: Path, dst: Path, *, start=0.0, duration=None, speed=1.0, fps=25,
-                 scale=1.0, crop=0.0, mirror=False, drop_every=0, bitrate=None) -> Path:
+                 scale=1.0, crop=0.0, mirror=False, drop_every=0, bitrate=None,
+                 window=None, inset=None) -> Path:
     """Re-encode an excerpt: output frame i shows the source frame nearest to
     ``start + i * speed / fps``; every ``drop_every``-th frame is dropped (its
-    timestamp stays empty, as when a player drops frames)."""
+    timestamp stays empty, as when a player drops frames). ``window(u)`` -> (left, top,
+    right, bottom) fractions is the crop at progress u in [0, 1] (a reframe when fixed,
+    pan-and-scan when it moves) instead of ``crop`` per side; ``inset`` = (background
+    image, width share, (x, y) share) pastes the picture into that background."""
     with av.open(str(src)) as container:
         stream = container.streams.video[0]
         frames = [(float(f.pts * stream.time_base), f.to_image()) for f in container.decode(stream)]
@@ -70,8 +74,17 @@ def make_variant(src: Path, dst: Path, *, start=0.0, duration=None, speed=1.0, f
     end = times[-1] if duration is None else start + duration * speed
     n_out = int(round((end - start) / speed * fps))
     w, h = frames[0][1].size
-    cw, ch = int(w * crop), int(h * crop)
-    ow, oh = int((w - 2 * cw) * scale) // 2 * 2, int((h - 2 * ch) * scale) // 2 * 2
+    if window is None:
+        window = lambda u: (crop, crop, 1 - crop, 1 - crop)  # noqa: E731
+    box = window(0.0)
+    ow = int((box[2] - box[0]) * w * scale) // 2 * 2
+    oh = int((box[3] - box[1]) * h * scale) // 2 * 2
+    if inset is not None:
+        background = Image.open(inset[0]).convert("RGB")
+        ow, oh = background.width // 2 * 2, background.height // 2 * 2
+        iw = int(ow * inset[1])
+        ih = int(iw * h / w)
+        ix, iy = int((ow - iw) * inset[2][0]), int((oh - ih) * inset[2][1])
     with av.open(str(dst), "w") as out:
         st = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
         st.width, st.height, st.pix_fmt = ow, oh, "yuv420p"
@@ -81,9 +94,16 @@ def make_variant(src: Path, dst: Path, *, start=0.0, duration=None, speed=1.0, f
             if drop_every and i % drop_every == drop_every - 1:
                 continue
             image = frames[int(np.argmin(np.abs(times - (start + i * speed / fps))))][1]
-            image = image.crop((cw, ch, w - cw, h - ch)).resize((ow, oh), Image.BILINEAR)
+            left, top, right, bottom = window(i / max(n_out - 1, 1))
+            image = image.crop((round(left * w), round(top * h), round(right * w), round(bottom * h)))
             if mirror:
                 image = ImageOps.mirror(image)
+            if inset is not None:
+                canvas = background.crop((0, 0, ow, oh))
+                canvas.paste(image.resize((iw, ih), Image.BILINEAR), (ix, iy))
+                image = canvas
+            else:
+                image = image.resize((ow, oh), Image.BILINEAR)
             frame = av.VideoFrame.from_image(image)
             frame.pts, frame.time_base = i, Fraction(1, fps)
             for packet in st.encode(frame):

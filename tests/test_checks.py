@@ -313,3 +313,30 @@ def test_backfill_fingerprints_assets_that_have_none(admin: Api, registered: dic
     with TestClient(create_app(settings)) as fresh:
         found = _check(Api(fresh, admin.key), ("a.jpg", _jpeg(Image.open(media.image("camera.png")))))
         assert found["items"][0]["matches"][0]["asset_id"] == registered["assets"]["camera.png"]["id"]
+
+
+VERTICAL = 9 / 16 * 9 / 16  # share of a 16:9 frame's width a 9:16 reframe keeps
+
+
+@pytest.mark.parametrize(("film", "start", "edit"), [
+    ("bigbuckbunny.mp4", 1.0, {"window": lambda u: (0.2, 0.0, 0.2 + VERTICAL, 1.0),
+                               "bitrate": 300_000}),
+    ("bigbuckbunny.mp4", 0.5, {"window": lambda u: (0.07 + 0.34 * u, 0.0, 0.07 + 0.34 * u + VERTICAL, 1.0)}),
+    ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
+    ("bikes.mp4", 3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
+], ids=["vertical reframe", "pan-and-scan", "picture-in-picture", "off-centre 50% crop"])
+def test_reframed_clips_are_found_with_their_offset(admin: Api, registered: dict, tmp_path: Path,
+                                                    film: str, start: float, edit: dict) -> None:
+    if film not in registered["assets"]:
+        registered["assets"][film] = upload(admin, registered["source"]["id"], media.clip(film))
+    copied = media.make_variant(media.clip(film), tmp_path / "copy.mp4", start=start,
+                                duration=2.5, **edit)
+    [match] = _check(admin, ("copy.mp4", copied.read_bytes()))["items"][0]["matches"]
+    assert match["asset_id"] == registered["assets"][film]["id"]
+    assert (match["via"], match["verdict"], match["channel"]) == ("clip", "copy", "local_features")
+    # the query frame in units of the film's: a crop is smaller, an inset's canvas larger
+    assert match["coverage"] < 1.0
+    assert (match["transform"]["scale"] > 1.0) == ("inset" in edit)
+    [span] = match["spans"]
+    assert span["offset_s"] == pytest.approx(start, abs=0.04)  # within one frame at 25 fps
+    assert span["speed"] == pytest.approx(1.0, rel=0.05)

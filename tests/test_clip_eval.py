@@ -118,7 +118,7 @@ def test_crops_of_both_works_are_found_through_the_variants(refs, index):
         if not (verdict.right_work and verdict.right_timing) or verdict.false_match:
             failures.append(f"{q.name} [{q.describe()}, {result.criterion}]: {verdict.found}")
         # without the variants the same clip is not found at all
-        query = fingerprint_video(ce.render(q), crop_variants=False)
+        query = fingerprint_video(ce.render(q), reference=False)
         assert match_video(query, plain) == [], q.name
     assert not failures, "\n".join(failures)
 

@@ -165,7 +165,7 @@ def test_accepts_bytes_and_file_objects(refs):
     np.testing.assert_array_equal(from_bytes.hashes, refs[CARPHONE].hashes)
     np.testing.assert_array_equal(from_file.hashes, refs[CARPHONE].hashes)
     np.testing.assert_array_equal(from_file.variant_hashes, refs[CARPHONE].variant_hashes)
-    query_only = fingerprint_video(data, crop_variants=False)
+    query_only = fingerprint_video(data, reference=False)
     assert query_only.variant_hashes.shape == (len(query_only), 0)
     np.testing.assert_array_equal(query_only.hashes, refs[CARPHONE].hashes)
     np.testing.assert_array_equal(query_only.mirror_hashes, refs[CARPHONE].mirror_hashes)
@@ -201,7 +201,7 @@ def test_ten_percent_crop_aligns_through_the_variants(tmp_path, index, refs, mir
     # 10% off every side (64% of the area), re-encoded: the whole-frame pHash is lost
     query_file = make_variant(clip("bikes.mp4"), tmp_path / "q.mp4", start=2.0, duration=2.0,
                               crop=0.10, mirror=mirror, bitrate=300_000)
-    query = fingerprint_video(query_file, crop_variants=False)
+    query = fingerprint_video(query_file, reference=False)
     matches = match_video(query, index)
     assert matches and all(m.ref_asset_id == BIKES for m in matches)
     best = matches[0]

@@ -27,9 +27,10 @@ from registry.fingerprints.descriptors import Descriptor
 from registry.fingerprints.image import QueryDescriptors
 from registry.fingerprints.index import split_frame_ids
 from registry.fingerprints.live import LiveIndex
-from registry.fingerprints.matching import (SCORE_DECIMALS, Candidate, Evidence, score, strength,
-                                            verdict)
+from registry.fingerprints.matching import (SCORE_DECIMALS, Candidate, Evidence, Fit, score,
+                                            strength, verdict)
 from registry.fingerprints.models import FingerprintSet
+from registry.fingerprints.reframe import ReferenceGrid, find_reframed
 from registry.fingerprints.records import fingerprint_clip_file, load_clip_frames, query_image_file
 from registry.fingerprints.video import VideoFingerprint
 from registry.licences.models import Licence
@@ -74,10 +75,14 @@ def _candidate_hit(c: Candidate) -> Hit:
               strength=strength(c.evidence), channel=Channel(c.channel), mirrored=c.mirrored,
               inlier_cells=fit.cells if fit else None)
     if hit.channel is Channel.local_features:
-        hit.coverage = round(fit.coverage, 3)
-        hit.transform = Transform(scale=round(fit.scale, 3), rotation_deg=round(fit.rotation_deg, 1),
-                                  tx=round(fit.tx, 3), ty=round(fit.ty, 3))
+        _fitted(hit, fit)
     return hit
+
+
+def _fitted(hit: Hit, fit: Fit) -> None:
+    hit.coverage = round(fit.coverage, 3)
+    hit.transform = Transform(scale=round(fit.scale, 3), rotation_deg=round(fit.rotation_deg, 1),
+                              tx=round(fit.tx, 3), ty=round(fit.ty, 3))
 
 
 def _phash_hit(no: int, via: str, distance: int, reference_time_s: float | None = None) -> Hit:
@@ -150,8 +155,45 @@ def _span(m: ClipMatch) -> Span:
                 mirrored=m.mirrored)
 
 
-def _clip_hits(session: Session, live: LiveIndex, fp: VideoFingerprint) -> list[Hit]:
+def _reference_grids(session: Session, nos: list[int]) -> dict[int, ReferenceGrid]:
+    rows = session.exec(select(FingerprintSet).where(FingerprintSet.no.in_(nos),
+                                                     FingerprintSet.kind == "video")).all()
+    found = {}
+    for row in rows:
+        clip = load_clip_frames(row)
+        if clip.grid is not None and clip.keyframes is not None:
+            found[row.no] = ReferenceGrid(clip.timestamps, clip.grid,
+                                          (clip.keyframes.width, clip.keyframes.height),
+                                          clip.keyframes.times)
+    return found
+
+
+def _reframed_hits(session: Session, live: LiveIndex, fp: VideoFingerprint, path: Path,
+                   settings: Settings) -> list[Hit]:
+    """Reframed copies (reframe.py), looked for when no frame hash matched."""
+    found = find_reframed(path, fp.duration_s, live.keyframes,
+                          lambda nos: _reference_grids(session, nos),
+                          max_duration_s=settings.max_clip_seconds,
+                          max_pixels=settings.max_image_pixels)
+    hits = []
+    for r in found:
+        m = r.match
+        copied = m.matched_frames >= CLIP_COPY_MIN_FRAMES or m.agreement >= CLIP_COPY_MIN_AGREEMENT
+        hit = Hit(int(m.ref_asset_id), "clip", round(m.agreement, 3),
+                  "copy" if copied else "similar", spans=[_span(m)], strength=(m.score,),
+                  channel=Channel.local_features, mirrored=m.mirrored, inlier_cells=r.fit.cells)
+        _fitted(hit, r.fit)
+        hits.append(hit)
+    return hits
+
+
+def _clip_hits(session: Session, live: LiveIndex, fp: VideoFingerprint,
+               upload: tuple[Path, Settings] | None = None) -> list[Hit]:
+    """``upload``: the clip's file (and limits), searched for reframed copies when no
+    frame hash matches; a descriptor alone carries no pictures to search."""
     matches = match_video(fp, live.frames)
+    if not matches and upload is not None:
+        return _reframed_hits(session, live, fp, *upload)
     by_asset: dict[int, list[ClipMatch]] = defaultdict(list)
     for m in matches:
         by_asset[int(m.ref_asset_id)].append(m)
@@ -219,9 +261,11 @@ def describe(path: Path, settings: Settings) -> tuple[MediaInfo, Descriptor]:
 
 
 def check_descriptor(session: Session, live: LiveIndex, name: str, descriptor: Descriptor,
-                     sha256: str | None = None, media_type: str | None = None) -> CheckItem:
-    """The matching rule, whether the descriptor was computed here from an upload or sent."""
-    hits = (_clip_hits(session, live, descriptor) if isinstance(descriptor, VideoFingerprint)
+                     sha256: str | None = None, media_type: str | None = None,
+                     upload: tuple[Path, Settings] | None = None) -> CheckItem:
+    """The matching rule, whether the descriptor was computed here from an upload or sent
+    (``upload``: the file it was computed from, see ``_clip_hits``)."""
+    hits = (_clip_hits(session, live, descriptor, upload) if isinstance(descriptor, VideoFingerprint)
             else _image_hits(session, live, descriptor))
     return _item(name, sha256, media_type, _resolve(session, live, hits))
 
@@ -232,11 +276,13 @@ def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, setti
     with blobs.staging_file() as staged:
         sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
         info, descriptor = describe(staged, settings)
+        item = check_descriptor(session, live, name, descriptor, sha256, info.media_type,
+                                upload=(staged, settings))
         # Kept by digest (the check records it) so that evidence reports can show the
         # generated frames next to the registered ones; identical uploads share one blob.
         if keep:
             blobs.put(staged, sha256)
-    return check_descriptor(session, live, name, descriptor, sha256, info.media_type)
+    return item
 
 
 def check_fingerprints(session: Session, live: LiveIndex, query: FingerprintQuery) -> list[CheckItem]:

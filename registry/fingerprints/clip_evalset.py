@@ -525,7 +525,7 @@ def evaluate_one(query: ClipQuery, refs: dict[int, VideoFingerprint],
     t0 = time.perf_counter()
     data = render(query)
     t1 = time.perf_counter()
-    fp = fingerprint_video(data, crop_variants=False)  # the query side: plain hashes only
+    fp = fingerprint_video(data, reference=False)  # the query side: plain hashes only
     t2 = time.perf_counter()
     matches = match_video(fp, index)
     t3 = time.perf_counter()

@@ -230,7 +230,7 @@ def _work_gray(image: Image.Image, side: int) -> np.ndarray:
     return np.asarray(image.convert("L").resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
 
 
-def _orb_features(gray: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def orb_features(gray: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ORB codes (n, 32) uint8, keypoint positions (n, 2) float32 and orientations
     (n,) uint8 in 1/256 turns.
 
@@ -321,7 +321,7 @@ class ImageFingerprint:
 def fingerprint_image(image: Image.Image) -> ImageFingerprint:
     """Fingerprint of a registered image (any PIL mode, any size >= 1x1)."""
     rgb = normalize_image(image)
-    codes, xy, angle = _orb_features(_work_gray(rgb, WORK_SIDE), ORB_REFERENCE_FEATURES)
+    codes, xy, angle = orb_features(_work_gray(rgb, WORK_SIDE), ORB_REFERENCE_FEATURES)
     return ImageFingerprint(
         phash=phash64(rgb),
         phash_trimmed=phash64(trim_borders(rgb)),
@@ -387,6 +387,6 @@ def query_descriptors(image: Image.Image) -> QueryDescriptors:
 
 def _orb_view(rgb: Image.Image, side: int) -> OrbView:
     gray = _work_gray(rgb, side)
-    return OrbView({"plain": _orb_features(gray, ORB_QUERY_FEATURES),
-                    "mirror": _orb_features(np.ascontiguousarray(gray[:, ::-1]), ORB_QUERY_FEATURES)},
+    return OrbView({"plain": orb_features(gray, ORB_QUERY_FEATURES),
+                    "mirror": orb_features(np.ascontiguousarray(gray[:, ::-1]), ORB_QUERY_FEATURES)},
                    (gray.shape[1], gray.shape[0]))

@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from registry.fingerprints.alignment import reference_entries
 from registry.fingerprints.image import ImageFingerprint
 from registry.fingerprints.index import SegmentedHashIndex
+from registry.fingerprints.keyframes import keyframe_id, split_keyframe_id
 from registry.fingerprints.matching import Matcher
 from registry.fingerprints.models import FingerprintSet
 from registry.fingerprints.records import load_clip_frames, load_image_fingerprint
@@ -46,7 +47,7 @@ CATCH_UP_MARGIN_S = 120.0  # longer than any transaction that writes fingerprint
 GAP_WINDOW = 10_000
 _BATCH = 500
 _MAX_GAPS_PER_QUERY = 900  # below SQLite's bound-parameter limit
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3  # 3: the keyframe matcher's indexes
 _CACHED_FINGERPRINTS = 4096
 
 
@@ -82,12 +83,50 @@ class DatabaseStore:
         return found
 
 
+class KeyframeStore:
+    """Keyframe descriptors (keyframes.py) read from the clips' rows, with a bounded cache."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._cache: OrderedDict[int, ImageFingerprint] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, work_ids: list[int]) -> dict[int, ImageFingerprint]:
+        with self._lock:
+            found = {i: self._cache[i] for i in work_ids if i in self._cache}
+            for i in found:
+                self._cache.move_to_end(i)
+        clips = sorted({split_keyframe_id(i)[0] for i in work_ids if i not in found})
+        if clips:
+            with Session(self.engine) as session:
+                rows = session.exec(select(FingerprintSet).where(
+                    FingerprintSet.no.in_(clips), FingerprintSet.kind == "video")).all()
+                loaded = dict(item for row in rows for item in keyframe_items(row))
+            found.update((i, loaded[i]) for i in work_ids if i in loaded)
+            with self._lock:
+                self._cache.update(loaded)
+                while len(self._cache) > _CACHED_FINGERPRINTS:
+                    self._cache.popitem(last=False)
+        return found
+
+
+def keyframe_items(record: FingerprintSet) -> list[tuple[int, ImageFingerprint]]:
+    """A clip row's keyframes as (matcher id, still fingerprint); none for old rows."""
+    clip = load_clip_frames(record)
+    if clip.keyframes is None:
+        return []
+    kf = clip.keyframes
+    return [(keyframe_id(record.no, k), kf.fingerprint(k, int(clip.hashes[kf.frames[k]])))
+            for k in range(len(kf))]
+
+
 class LiveIndex:
     def __init__(self, directory: Path, engine: sa.Engine) -> None:
         self.directory = directory
         self.lock = threading.RLock()
         self.images = Matcher(DatabaseStore(engine))
         self.frames = SegmentedHashIndex()
+        self.keyframes = Matcher(KeyframeStore(engine))  # reframed copies of clips
         self.known: set[int] = set()
         self.high = 0  # highest fingerprint-set number loaded
         self.gaps: dict[int, float] = {}  # missing number -> wall time first missed
@@ -100,7 +139,7 @@ class LiveIndex:
         images = [(r.no, load_image_fingerprint(r)) for r in records
                   if r.kind == "image" and r.no not in self.known]
         self.images.add_many(images)
-        frame_ids, frame_codes = [], []
+        frame_ids, frame_codes, keyframes = [], [], []
         for record in records:
             if record.kind != "image" and record.no not in self.known:
                 clip = load_clip_frames(record)
@@ -108,6 +147,8 @@ class LiveIndex:
                                                clip.informative, clip.variant_hashes)
                 frame_ids.append(ids)
                 frame_codes.append(codes)
+                keyframes += keyframe_items(record)
+        self.keyframes.add_many(keyframes)
         if frame_ids:
             self.frames.add(np.concatenate(frame_ids), np.concatenate(frame_codes))
         self.known.update(r.no for r in records)
@@ -177,7 +218,10 @@ class LiveIndex:
         with self.lock:
             parts = {"phash": (self.images.phash_index, self.directory / "phash"),
                      "words": (self.images.words, self.directory / "words"),
-                     "frames": (self.frames, self.directory / "frames")}
+                     "frames": (self.frames, self.directory / "frames"),
+                     "keyframe_phash": (self.keyframes.phash_index,
+                                        self.directory / "keyframe_phash"),
+                     "keyframe_words": (self.keyframes.words, self.directory / "keyframe_words")}
             names = {key: index.save(folder) for key, (index, folder) in parts.items()}
             known = self.directory / "known.npy"
             tmp_known = self.directory / "known.tmp.npy"
@@ -186,6 +230,7 @@ class LiveIndex:
             state = {"format": SNAPSHOT_FORMAT, "high": self.high,
                      "gaps": {str(no): seen for no, seen in self.gaps.items()},
                      "image_count": self.images._count,  # noqa: SLF001
+                     "keyframe_count": self.keyframes._count,  # noqa: SLF001
                      "segments": names}
             tmp = self._state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(state))
@@ -204,6 +249,10 @@ class LiveIndex:
             self.images.phash_index = SegmentedHashIndex.load(self.directory / "phash", names["phash"])
             self.images.words.load(self.directory / "words", names["words"])
             self.images._count = int(state["image_count"])  # noqa: SLF001
+            self.keyframes.phash_index = SegmentedHashIndex.load(
+                self.directory / "keyframe_phash", names["keyframe_phash"])
+            self.keyframes.words.load(self.directory / "keyframe_words", names["keyframe_words"])
+            self.keyframes._count = int(state["keyframe_count"])  # noqa: SLF001
             self.frames = SegmentedHashIndex.load(self.directory / "frames", names["frames"])
             self.known = set(np.load(self.directory / "known.npy").tolist())
             self.high = int(state["high"])

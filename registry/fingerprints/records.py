@@ -13,6 +13,7 @@ from registry.core.errors import InvalidMedia, UnsupportedMedia
 from registry.fingerprints.errors import MediaError, NotMedia, UnsupportedCodec
 from registry.fingerprints.image import (FINGERPRINT_VERSION, ImageFingerprint, QueryDescriptors,
                                          fingerprint_image, load_image, query_descriptors)
+from registry.fingerprints.keyframes import Keyframes
 from registry.fingerprints.models import FingerprintSet
 from registry.fingerprints.video import VideoFingerprint, fingerprint_video
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from registry.core.config import Settings
 
 # 2: crop-variant hashes stored with each frame (rows of version 1 lack them).
-VIDEO_FORMAT_VERSION = 2
+# 3: each frame's grey grid and the ORB keyframes (keyframes.py); older rows lack them,
+# so their clips are not searched for reframed copies until fingerprinted again.
+VIDEO_FORMAT_VERSION = 3
 
 
 def to_signed(code: int) -> int:
@@ -48,6 +51,8 @@ class ClipFrames:
     mirror_hashes: np.ndarray
     informative: np.ndarray
     variant_hashes: np.ndarray | None = None  # (n, k) crop variants; absent in older rows
+    grid: np.ndarray | None = None  # (n, GRID_SIDE**2) grey grids; absent before version 3
+    keyframes: Keyframes | None = None  # absent before version 3
 
 
 def fingerprint_image_file(path: Path, max_pixels: int) -> ImageFingerprint:
@@ -72,7 +77,7 @@ def fingerprint_clip_file(path: Path, max_seconds: float, max_pixels: int, *,
     ``progress``: see ``fingerprint_video``."""
     try:
         return fingerprint_video(path, max_duration_s=max_seconds, max_pixels=max_pixels,
-                                 crop_variants=reference, progress=progress)
+                                 reference=reference, progress=progress)
     except MediaError as exc:
         raise media_error(exc) from None
 
@@ -87,7 +92,9 @@ def clip_record(asset_id: str, fp: VideoFingerprint) -> FingerprintSet:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, timestamps=fp.timestamps.astype(np.float64), hashes=fp.hashes,
                         mirror_hashes=fp.mirror_hashes, informative=fp.informative,
-                        variant_hashes=fp.variant_hashes)
+                        variant_hashes=fp.variant_hashes,
+                        **({"grid": fp.grid} if fp.grid is not None else {}),
+                        **(fp.keyframes.arrays() if fp.keyframes is not None else {}))
     first = fp.hashes[fp.informative][:1]
     return FingerprintSet(asset_id=asset_id, kind="video", version=VIDEO_FORMAT_VERSION,
                           phash=to_signed(int(first[0])) if len(first) else None,
@@ -102,7 +109,9 @@ def load_clip_frames(record: FingerprintSet) -> ClipFrames:
     with np.load(io.BytesIO(record.data)) as arrays:
         return ClipFrames(arrays["timestamps"], arrays["hashes"], arrays["mirror_hashes"],
                           arrays["informative"],
-                          arrays["variant_hashes"] if "variant_hashes" in arrays else None)
+                          arrays["variant_hashes"] if "variant_hashes" in arrays else None,
+                          arrays["grid"] if "grid" in arrays else None,
+                          Keyframes.from_arrays(arrays))
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO, NamedTuple
@@ -69,6 +70,7 @@ from registry.fingerprints.errors import (
     TruncatedMedia,
     UnsupportedCodec,
 )
+from registry.fingerprints.keyframes import Keyframes, KeyframeSampler, grid_from_thumbnails
 
 DEFAULT_SAMPLE_FPS = 30.0
 DEFAULT_MAX_DURATION_S = 4 * 3600.0
@@ -198,6 +200,11 @@ class VideoFingerprint:
     # (k = 0 when not computed: query-side fingerprints, client hashes). A window
     # without detail (flat crop) holds the frame's own hash instead.
     variant_hashes: np.ndarray | None = None
+    # Reference side only (None for queries): each frame's GRID_SIDE x GRID_SIDE grey
+    # grid (n, GRID_SIDE**2) uint8, and ORB keyframes, for finding reframed copies
+    # (reframe.py).
+    grid: np.ndarray | None = None
+    keyframes: Keyframes | None = None
 
     def __post_init__(self) -> None:
         n = len(self.timestamps)
@@ -289,7 +296,7 @@ def fingerprint_video(
     max_duration_s: float = DEFAULT_MAX_DURATION_S,
     max_frames: int = DEFAULT_MAX_FRAMES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    crop_variants: bool = True,
+    reference: bool = True,
     progress: Callable[[int, float], None] | None = None,
 ) -> VideoFingerprint:
     """Fingerprint a clip from a path, raw bytes or a binary file object.
@@ -297,9 +304,10 @@ def fingerprint_video(
     ``progress(frames_decoded, seconds_decoded)`` is called after every batch of kept
     frames and once at the end; an exception it raises stops the decoding and propagates.
 
-    ``crop_variants`` also hashes every kept frame through ``CROP_VARIANTS`` (needed
-    for clips that get *registered*; a query only uses ``hashes``/``mirror_hashes``,
-    so query-only callers may pass False to skip that work).
+    ``reference`` also hashes every kept frame through ``CROP_VARIANTS`` and keeps its
+    grey grid and the ORB keyframes (needed for clips that get *registered*; a query
+    only uses ``hashes``/``mirror_hashes``, so query-only callers pass False to skip
+    that work).
 
     ``max_duration_s`` is checked against the container metadata before decoding and
     against frame timestamps while decoding; ``max_frames`` caps *decoded* frames.
@@ -308,6 +316,14 @@ def fingerprint_video(
     """
     if not sample_fps > 0 or not max_duration_s > 0 or max_frames < 1:
         raise ValueError("sample_fps, max_duration_s and max_frames must be positive")
+    with _opened(path_or_file, max_duration_s, max_frames, max_pixels) as (container, stream):
+        return _decode(container, stream, sample_fps, max_duration_s, max_frames,
+                       reference, progress)
+
+
+@contextmanager
+def _opened(path_or_file, max_duration_s, max_frames, max_pixels):
+    """The container and its video stream, once the metadata passed the limits."""
     source = _as_source(path_or_file)
     try:
         container = av.open(source, mode="r")
@@ -316,8 +332,7 @@ def fingerprint_video(
     with container:
         stream = _video_stream(container)
         _check_metadata(container, stream, max_duration_s, max_frames, max_pixels)
-        return _decode(container, stream, sample_fps, max_duration_s, max_frames,
-                       crop_variants, progress)
+        yield container, stream
 
 
 def _as_source(obj):
@@ -379,38 +394,35 @@ def _nominal_rate(stream) -> float | None:
     return None
 
 
-def _decode(container, stream, sample_fps, max_duration_s, max_frames,
-            crop_variants=True, progress=None) -> VideoFingerprint:
+def decode_frames(
+    path_or_file: str | os.PathLike | bytes | BinaryIO,
+    *,
+    max_duration_s: float = DEFAULT_MAX_DURATION_S,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Every decoded frame of a clip with its timestamp, under the same checks and the
+    same timeline as ``fingerprint_video`` (for callers that need the pictures)."""
+    with _opened(path_or_file, max_duration_s, max_frames, max_pixels) as (container, stream):
+        yield from _frames(container, stream, max_duration_s, max_frames, _Tally())
+
+
+@dataclass
+class _Tally:
+    decoded: int = 0
+    last_t: float | None = None
+
+
+def _frames(container, stream, max_duration_s, max_frames,
+            tally: _Tally) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Decoded frames with their presentation times (see the module docstring); counts
+    them in ``tally``; raises the package's media errors."""
     stream.thread_type = "AUTO"  # frame + slice threads; thread_count 0 = one per core
     ctx = stream.codec_context
     time_base = stream.time_base or Fraction(1, 1000)
     rate = _nominal_rate(stream)
     start = stream.start_time
-    reformatter = VideoReformatter()  # reused so swscale keeps one cached context
-
-    gray = np.empty((_BATCH, _THUMB, _THUMB), np.uint8)
-    filled = 0
-    times: list[float] = []
-    hashes: list[np.ndarray] = []
-    mirrors: list[np.ndarray] = []
-    details: list[np.ndarray] = []
-    variants: list[np.ndarray] = []
-    decoded = bad_packets = 0
-    last_slot = -math.inf
-    last_t = None
-
-    def flush() -> None:
-        nonlocal filled
-        if filled:
-            h, m, info, v = hashes_from_thumbnails(gray[:filled], crop_variants)
-            hashes.append(h)
-            mirrors.append(m)
-            details.append(info)
-            variants.append(v)
-            filled = 0
-            if progress is not None:
-                progress(decoded, max(last_t or 0.0, 0.0))
-
+    bad_packets = 0
     try:
         for packet in container.demux(stream):
             try:
@@ -422,9 +434,10 @@ def _decode(container, stream, sample_fps, max_duration_s, max_frames,
                         f"video data is corrupt: {bad_packets} undecodable packets") from None
                 continue
             for frame in frames:
-                decoded += 1
-                if decoded > max_frames:
+                tally.decoded += 1
+                if tally.decoded > max_frames:
                     raise MediaTooLong(f"clip has more than {max_frames} frames")
+                last_t = tally.last_t
                 if frame.pts is not None:
                     if start is None:
                         start = frame.pts
@@ -434,34 +447,72 @@ def _decode(container, stream, sample_fps, max_duration_s, max_frames,
                 if last_t is not None and t <= last_t:
                     # missing or broken (repeated, backwards) timestamps: continue the
                     # timeline at the nominal rate rather than collapse frames together
-                    t = last_t + 1.0 / (rate or sample_fps)
-                last_t = t
+                    t = last_t + 1.0 / (rate or DEFAULT_SAMPLE_FPS)
+                tally.last_t = t
                 if t > max_duration_s:
                     raise MediaTooLong(f"clip runs past the {max_duration_s:g} s limit")
-                slot = math.floor(t * sample_fps + 1e-6)
-                if slot <= last_slot:
-                    continue
-                last_slot = slot
-                small = reformatter.reformat(
-                    frame, width=_THUMB, height=_THUMB, format="gray",
-                    interpolation=Interpolation.AREA)
-                gray[filled] = small.to_ndarray()
-                filled += 1
-                times.append(t)
-                if filled == _BATCH:
-                    flush()
+                yield t, frame
     except av.error.DecoderNotFoundError as exc:
         raise UnsupportedCodec(f"no decoder for the video codec {ctx.name!r}") from exc
     except av.error.FFmpegError as exc:
         raise CorruptMedia(f"video data is truncated or corrupt: {exc}") from exc
+
+
+def _decode(container, stream, sample_fps, max_duration_s, max_frames,
+            reference=True, progress=None) -> VideoFingerprint:
+    ctx = stream.codec_context
+    rate = _nominal_rate(stream)
+    reformatter = VideoReformatter()  # reused so swscale keeps one cached context
+    keyframes = KeyframeSampler(ctx.width, ctx.height) if reference else None
+
+    gray = np.empty((_BATCH, _THUMB, _THUMB), np.uint8)
+    filled = 0
+    times: list[float] = []
+    hashes: list[np.ndarray] = []
+    mirrors: list[np.ndarray] = []
+    details: list[np.ndarray] = []
+    variants: list[np.ndarray] = []
+    grids: list[np.ndarray] = []
+    tally = _Tally()
+    last_slot = -math.inf
+
+    def flush() -> None:
+        nonlocal filled
+        if filled:
+            h, m, info, v = hashes_from_thumbnails(gray[:filled], reference)
+            hashes.append(h)
+            mirrors.append(m)
+            details.append(info)
+            variants.append(v)
+            if reference:
+                grids.append(grid_from_thumbnails(gray[:filled]))
+            filled = 0
+            if progress is not None:
+                progress(tally.decoded, max(tally.last_t or 0.0, 0.0))
+
+    for t, frame in _frames(container, stream, max_duration_s, max_frames, tally):
+        slot = math.floor(t * sample_fps + 1e-6)
+        if slot <= last_slot:
+            continue
+        last_slot = slot
+        small = reformatter.reformat(
+            frame, width=_THUMB, height=_THUMB, format="gray",
+            interpolation=Interpolation.AREA)
+        gray[filled] = small.to_ndarray()
+        if keyframes is not None:
+            keyframes.offer(t, len(times), frame)
+        filled += 1
+        times.append(t)
+        if filled == _BATCH:
+            flush()
     flush()
 
     if not times:
         raise CorruptMedia("the video stream has no decodable frames (truncated or corrupt)")
     declared_frames = stream.frames or 0
-    if declared_frames and declared_frames - decoded > max(2, 0.02 * declared_frames):
+    if declared_frames and declared_frames - tally.decoded > max(2, 0.02 * declared_frames):
         raise TruncatedMedia(
-            f"video is truncated: decoded {decoded} of {declared_frames} frames")
+            f"video is truncated: decoded {tally.decoded} of {declared_frames} frames")
 
     ts = np.asarray(times, dtype=np.float64)  # increasing by construction
     h, m, info = np.concatenate(hashes), np.concatenate(mirrors), np.concatenate(details)
@@ -472,7 +523,9 @@ def _decode(container, stream, sample_fps, max_duration_s, max_frames,
     return VideoFingerprint(
         timestamps=ts, hashes=h, mirror_hashes=m, informative=info, duration_s=float(duration),
         width=ctx.width, height=ctx.height, codec=ctx.name, frame_rate=rate,
-        frames_decoded=decoded, sample_fps=float(sample_fps), variant_hashes=v)
+        frames_decoded=tally.decoded, sample_fps=float(sample_fps), variant_hashes=v,
+        grid=np.concatenate(grids) if reference else None,
+        keyframes=keyframes.result() if keyframes is not None else None)
 
 
 # --------------------------------------------------------------------------- sniffing

@@ -1,0 +1,360 @@
+"""Reframed copies of registered clips -- vertical (9:16) and cinema crops, pan-and-scan,
+picture-in-picture, deep off-centre crops -- found through the ORB keyframes
+(keyframes.py) when no frame hash matches.
+
+1. **Look-up.** The query is sampled every ``sample_interval`` seconds (2 per second,
+   fewer for long queries: at most ``MAX_SAMPLES``) and each sampled frame is looked up
+   in the keyframe matcher like a still: a hit names a registered clip, a keyframe
+   (so a second of it) and the similarity transform taking the query frame into it.
+2. **Coarse line.** Per clip with hits on at least ``MIN_HIT_FRAMES`` sampled frames,
+   ``ref_t = speed * query_t + offset`` through the hits -- only to within about half
+   a second, as keyframes are a second apart and the speed is barely pinned.
+3. **Re-fit.** The query frame the coarse line puts at each hit keyframe's moment is
+   looked up again, so that its transform is fitted at (nearly) the same instant,
+   free of the camera and subject motion between a keyframe and a sample up to half a
+   second away. Fits whose scale or rotation disagree with the others are dropped.
+4. **Refinement.** Every query frame of the window (``REFINE_WINDOW_S`` around the
+   hits) is sampled, through the transform interpolated to its time, at the cells of
+   the registered frames' grey grids; a candidate line is scored by how the query's
+   cells agree with the registered grids interpolated at ``speed * t + offset``:
+   the Pearson correlation of the spatial pattern frame by frame (which shot, which
+   part of it) plus that of every cell's variation over time (when, to the frame). A
+   coarse-to-fine grid search over speeds in [0.5, 2] and offsets around the coarse
+   line keeps the best.
+5. **Verdict.** A line is a match when both correlations reach ``MIN_SPATIAL`` and
+   ``MIN_TEMPORAL``: a neighbouring shot of the same film, caught by a chance fit on
+   a shared background, does not vary in time with the query.
+
+Colour changes and re-encoding are affine in luminance, which Pearson correlation
+ignores; mirroring is the mirrored query's fit (the transform then applies to the
+flipped frame). Descriptors (descriptors.py) carry global hashes only, so a clip sent
+as a descriptor is not searched this way: upload it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from av.video.reformatter import Interpolation, VideoReformatter
+
+from registry.fingerprints.alignment import AlignParams, ClipMatch
+from registry.fingerprints.image import QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors, query_descriptors, work_size
+from registry.fingerprints.keyframes import GRID_SIDE, split_keyframe_id
+from registry.fingerprints.matching import Fit, Matcher
+from registry.fingerprints.video import decode_frames
+
+SAMPLE_FPS = 2.0
+MAX_SAMPLES = 240  # a four-hour query is sampled once a minute
+MIN_HIT_FRAMES = 2  # sampled frames that must find keyframes of one clip
+REFINE_WINDOW_S = 20.0  # query seconds refined around the hits (bounds memory and time)
+GRID_QUERY_SIDE = 192  # long side of the grey query frames the grid cells are read from
+MAX_CLIPS = 3  # registered clips refined per query, most hits first
+MIN_SPATIAL = 0.8
+MIN_TEMPORAL = 0.3
+MIN_CELLS = 8
+_COARSE_TOLERANCE_S = 0.6
+_MAX_ANCHORS = 8
+STANDARD_SPEEDS = AlignParams().standard_speeds
+SPEED_PRIOR_SLACK = 0.005  # of the score (spatial + temporal correlation, at most 2)  # registered grid cells the query must show throughout
+_SUB = 4  # samples per cell side when a cell is read through the transform
+_FIT_SCALE_SLACK = 0.15
+_FIT_MAX_ROTATION_DEG = 10.0
+
+
+@dataclass(frozen=True)
+class ReferenceGrid:
+    times: np.ndarray  # (n,) seconds
+    grid: np.ndarray  # (n, GRID_SIDE**2) uint8
+    size: tuple[int, int]  # the clip's frame (width, height)
+    key_times: np.ndarray  # (k,) seconds of its keyframes
+
+
+@dataclass(frozen=True)
+class ReframedMatch:
+    match: ClipMatch
+    fit: Fit  # the strongest re-fitted transform (query frame -> registered frame)
+    spatial: float
+    temporal: float
+
+
+@dataclass(frozen=True)
+class _Hit:
+    query_t: float
+    clip_no: int
+    k: int  # the keyframe's number
+    fit: Fit
+    mirrored: bool
+
+
+def sample_interval(duration_s: float) -> float:
+    return max(1.0 / SAMPLE_FPS, duration_s / MAX_SAMPLES)
+
+
+def find_reframed(path, duration_s: float, matcher: Matcher,
+                  references: Callable[[list[int]], dict[int, ReferenceGrid]],
+                  *, max_duration_s: float, max_pixels: int) -> list[ReframedMatch]:
+    """Reframed copies of registered clips in the clip at ``path``, best first.
+    ``references(clip numbers)`` gives the registered clips' grids."""
+    if len(matcher) == 0:
+        return []
+    limits = {"max_duration_s": max_duration_s, "max_pixels": max_pixels}
+    every = sample_interval(duration_s)
+    hits = [h for t, d in _sampled(decode_frames(path, **limits), every)
+            for h in _lookup(matcher, t, d)]
+    by_clip: dict[int, list[_Hit]] = defaultdict(list)
+    for h in hits:
+        by_clip[h.clip_no].append(h)
+    chosen = sorted((no for no, hs in by_clip.items() if len({h.query_t for h in hs}) >= MIN_HIT_FRAMES),
+                    key=lambda no: -len(by_clip[no]))[:MAX_CLIPS]
+    if not chosen:
+        return []
+    grids = references(chosen)
+    found = []
+    for no in chosen:
+        if no in grids:
+            match = _refine_clip(path, limits, matcher, no, by_clip[no], grids[no])
+            if match is not None:
+                found.append(match)
+    return sorted(found, key=lambda m: -m.match.score)
+
+
+def _sampled(frames: Iterable, every: float):
+    """(time, QueryDescriptors) of the first frame of every ``every`` seconds."""
+    last = None
+    for t, frame in frames:
+        slot = math.floor(t / every + 1e-6)
+        if slot != last:
+            last = slot
+            yield t, query_descriptors(frame.to_image())
+
+
+def _lookup(matcher: Matcher, t: float, query: QueryDescriptors, only: int | None = None) -> list[_Hit]:
+    out = []
+    for c in matcher.query(query, k=10 if only is not None else 3):
+        best = c.evidence.best_fit()
+        if c.verdict == "clear" or best is None or (only is not None and c.work_id != only):
+            continue
+        no, k = split_keyframe_id(c.work_id)
+        out.append(_Hit(t, no, k, best[1], best[0] == "orb_mirror"))
+    return out
+
+
+def _coarse_line(points: np.ndarray, cells: np.ndarray) -> tuple[float, float]:
+    """(speed, offset) of the standard-speed line through (query_t, ref_t) hits that
+    gathers the most inlier cells (within ``_COARSE_TOLERANCE_S``; ties go to 1x): a
+    frame of another shot sharing the background must not tilt it, as a fit would."""
+    best = (-1.0, 0.0, 1.0, 0.0)
+    for speed in STANDARD_SPEEDS:
+        for q, r in points:
+            residual = np.abs(points[:, 1] - speed * points[:, 0] - (r - speed * q))
+            inliers = residual <= _COARSE_TOLERANCE_S
+            key = (float(cells[inliers].sum()), -abs(math.log(speed)))
+            if key > best[:2]:
+                offset = float(np.median(points[inliers, 1] - speed * points[inliers, 0]))
+                best = (*key, speed, offset)
+    return best[2], best[3]
+
+
+def _refine_clip(path, limits, matcher: Matcher, no: int, hits: list[_Hit],
+                 ref: ReferenceGrid) -> ReframedMatch | None:
+    hits = [h for h in hits if h.k < len(ref.key_times)]
+    key_times = {h.k: float(ref.key_times[h.k]) for h in hits}
+    # the line goes through each sampled frame's strongest hit: in a slow shot a frame
+    # finds several keyframes, the nearest in time most strongly
+    strongest = {}
+    for h in hits:
+        if h.query_t not in strongest or h.fit.cells > strongest[h.query_t].fit.cells:
+            strongest[h.query_t] = h
+    points = np.array([(h.query_t, key_times[h.k]) for h in strongest.values()])
+    speed, offset = _coarse_line(points, np.array([h.fit.cells for h in strongest.values()]))
+    # the search starts from every hit's line, not only the coarse one: in a slow shot
+    # the strongest keyframe is not always the nearest in time
+    anchors = np.array([(h.query_t, key_times[h.k])
+                        for h in sorted(hits, key=lambda h: -h.fit.cells)][:_MAX_ANCHORS])
+    centre = float(np.median(points[:, 0]))
+    lo, hi = centre - REFINE_WINDOW_S / 2, centre + REFINE_WINDOW_S / 2
+    wanted = {k: (t - offset) / speed for k, t in key_times.items()}
+    wanted = {k: q for k, q in wanted.items() if lo - 0.5 <= q <= hi + 0.5}
+    frames = _window_frames(path, limits, lo, hi, wanted, matcher, no)
+    if frames is None:
+        return None
+    times, grays, fits = frames
+    fits = _consistent(fits) or _consistent([(h.query_t, h.fit, h.mirrored)
+                                             for h in strongest.values()])
+    if not fits:
+        return None
+    mirrored = fits[0][2]
+    query_cells, shown = _sample_cells(grays, times, fits, ref.size, mirrored)
+    # cells most frames show; frames that miss one of them (a fit off by a pan) sit out
+    inside = shown.mean(axis=0) >= 0.9
+    seen = shown[:, inside].all(axis=1)
+    times, query_cells = times[seen], query_cells[seen]
+    if inside.sum() < MIN_CELLS or len(times) < 2:
+        return None
+    best = _search(times, query_cells[:, inside], ref.times, ref.grid[:, inside].astype(np.float32),
+                   anchors)
+    if best is None:
+        return None
+    spatial, temporal, speed, offset, per_frame, valid = best
+    if spatial < MIN_SPATIAL or temporal < MIN_TEMPORAL:
+        return None
+    q = times[valid]
+    agreeing = int((per_frame[valid] >= MIN_SPATIAL).sum())
+    match = ClipMatch(ref_asset_id=no, query_start_s=float(q[0]), query_end_s=float(q[-1]),
+                      ref_start_s=float(speed * q[0] + offset), ref_end_s=float(speed * q[-1] + offset),
+                      offset_s=offset, speed=speed, matched_frames=agreeing, query_frames=len(q),
+                      agreement=agreeing / len(q), mean_distance=0.0, mirrored=mirrored,
+                      score=spatial + temporal)
+    return ReframedMatch(match, max((f for _, f, _ in fits), key=lambda f: f.cells), spatial, temporal)
+
+
+def _window_frames(path, limits, lo: float, hi: float, wanted: dict[int, float],
+                   matcher: Matcher, no: int):
+    """Grey frames of the query between ``lo`` and ``hi`` s, and the transforms re-fitted
+    at the frames nearest the ``wanted`` times (keyframe number -> query time)."""
+    from registry.fingerprints.keyframes import keyframe_id
+
+    times, grays, fits = [], [], []
+    pending = dict(wanted)
+    reformatter = VideoReformatter()
+    previous = None
+    for t, frame in decode_frames(path, **limits):
+        if t > hi + 1.0 and not pending:
+            break
+        for k, q in list(pending.items()):
+            if t >= q:  # the first frame at or past the wanted moment (or the one before)
+                pick = previous if previous is not None and q - previous[0] < t - q else (t, frame)
+                for h in _lookup(matcher, pick[0], query_descriptors(pick[1].to_image()),
+                                 only=keyframe_id(no, k)):
+                    fits.append((pick[0], h.fit, h.mirrored))
+                del pending[k]
+        if lo <= t <= hi:
+            size = work_size(frame.width, frame.height, GRID_QUERY_SIDE)
+            grays.append(reformatter.reformat(frame, width=size[0], height=size[1], format="gray",
+                                              interpolation=Interpolation.AREA).to_ndarray())
+            times.append(t)
+        previous = (t, frame)
+    if len(times) < 2:
+        return None
+    return np.asarray(times), grays, fits
+
+
+def _consistent(fits):
+    """Fits that agree with the majority's mirroring, scale and rotation, by time."""
+    if not fits:
+        return []
+    mirrored = sum(m for _, _, m in fits) * 2 > len(fits)
+    fits = [f for f in fits if f[2] == mirrored]
+    scale = float(np.median([f.scale for _, f, _ in fits]))
+    return sorted((f for f in fits if abs(f[1].scale / scale - 1) <= _FIT_SCALE_SLACK
+                   and abs(f[1].rotation_deg) <= _FIT_MAX_ROTATION_DEG), key=lambda f: f[0])
+
+
+def _model(fit: Fit, q_size: tuple[int, int], r_size: tuple[int, int]) -> np.ndarray:
+    """The 2x3 matrix taking query work-frame points to reference work-frame points."""
+    s = fit.scale * max(r_size) / max(q_size)
+    th = math.radians(fit.rotation_deg)
+    return np.array([[s * math.cos(th), -s * math.sin(th), fit.tx * r_size[0]],
+                     [s * math.sin(th), s * math.cos(th), fit.ty * r_size[1]]])
+
+
+def _sample_cells(grays, times, fits, ref_size, mirrored):
+    """(n, GRID_SIDE**2) mean grey of each registered grid cell as seen in each query
+    frame, and which cells every frame shows."""
+    import cv2
+
+    h, w = grays[0].shape
+    q_work = work_size(w, h, QUERY_WORK_SIDE)
+    r_work = work_size(*ref_size, WORK_SIDE)
+    models = np.array([_model(f, q_work, r_work).ravel() for _, f, _ in fits])
+    fit_times = np.array([t for t, _, _ in fits])
+    sub = (np.arange(GRID_SIDE * _SUB) + 0.5) / (GRID_SIDE * _SUB)
+    gx, gy = np.meshgrid(sub * r_work[0], sub * r_work[1])
+    ref_points = np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)])
+    cells = np.empty((len(grays), GRID_SIDE * GRID_SIDE), np.float32)
+    shown = np.zeros((len(grays), GRID_SIDE * GRID_SIDE), bool)
+    for i, (t, gray) in enumerate(zip(times, grays, strict=True)):
+        m = np.array([np.interp(t, fit_times, models[:, j]) for j in range(6)]).reshape(2, 3)
+        inverse = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
+        qx, qy = inverse @ ref_points
+        qx, qy = qx * w / q_work[0], qy * h / q_work[1]
+        if mirrored:
+            qx = w - 1 - qx
+        ok = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
+        shown[i] = ok.reshape(GRID_SIDE, _SUB, GRID_SIDE, _SUB).all(axis=(1, 3)).ravel()
+        shape = (GRID_SIDE * _SUB, GRID_SIDE * _SUB)
+        picked = cv2.remap(gray.astype(np.float32), qx.reshape(shape).astype(np.float32),
+                           qy.reshape(shape).astype(np.float32), cv2.INTER_LINEAR)
+        cells[i] = picked.reshape(GRID_SIDE, _SUB, GRID_SIDE, _SUB).mean(axis=(1, 3)).ravel()
+    return cells, shown
+
+
+def _search(q_times, q_cells, r_times, r_cells, anchors):
+    """Best (spatial, temporal, speed, offset, per-frame spatial, valid frames) over a
+    coarse-to-fine grid of lines; None when no line keeps most of the query inside the
+    registered clip."""
+    best = None
+    speeds = np.exp(np.linspace(math.log(0.5), math.log(2.0), 61))
+    for speeds, spread, step in ((speeds, 0.8, 0.04), (None, 0.06, 0.005)):
+        if speeds is None:
+            s0 = best[2]
+            speeds = s0 * np.exp(np.linspace(-0.03, 0.03, 25))
+        for s in speeds:
+            if spread > 0.1:  # coarse: around every anchor's line at this speed
+                offsets = np.unique(np.round(np.concatenate(
+                    [r - s * q + np.arange(-spread, spread + 1e-9, step) for q, r in anchors]) / step)) * step
+            else:  # fine: around the best line, turned about the query's middle
+                centre = best[3] + (best[2] - s) * float(np.median(q_times))
+                offsets = centre + np.arange(-spread, spread + 1e-9, step)
+            found = _score_lines(q_times, q_cells, r_times, r_cells, s, offsets)
+            if found is not None and (best is None or found[0] + found[1] > best[0] + best[1]):
+                best = found
+    if best is None:
+        return None
+    # Over a slow or short span the speed is loosely pinned (a steady drift looks alike
+    # at any rate), so a standard edit speed that scores almost as well is preferred.
+    preferred = None
+    for s in STANDARD_SPEEDS:
+        if abs(s / best[2] - 1) > 0.1:
+            continue
+        centre = best[3] + (best[2] - s) * float(np.median(q_times))
+        found = _score_lines(q_times, q_cells, r_times, r_cells, s,
+                             centre + np.arange(-0.06, 0.06 + 1e-9, 0.005))
+        if found is not None and found[0] + found[1] >= (best[0] + best[1]) - SPEED_PRIOR_SLACK \
+                and (preferred is None or found[0] + found[1] > preferred[0] + preferred[1]):
+            preferred = found
+    return preferred or best
+
+
+def _score_lines(q_times, q_cells, r_times, r_cells, speed, offsets):
+    ref_t = speed * q_times[None, :] + offsets[:, None]  # (k, n)
+    valid = (ref_t >= r_times[0]) & (ref_t <= r_times[-1])
+    usable = valid.sum(axis=1) >= max(2, 0.8 * len(q_times))
+    if not usable.any():
+        return None
+    ref_t, valid, offsets = ref_t[usable], valid[usable], offsets[usable]
+    j = np.clip(np.searchsorted(r_times, ref_t), 1, len(r_times) - 1)
+    a = np.clip((ref_t - r_times[j - 1]) / (r_times[j] - r_times[j - 1]), 0, 1)[..., None]
+    ref = r_cells[j - 1] * (1 - a) + r_cells[j] * a  # (k, n, c)
+    per_frame = (_unit(ref) * _unit(q_cells)[None]).sum(axis=2)  # (k, n)
+    weight = valid.astype(np.float32)
+    count = weight.sum(axis=1)
+    spatial = (per_frame * weight).sum(axis=1) / count
+    q_mean = (weight[..., None] * q_cells[None]).sum(axis=1) / count[:, None]
+    r_mean = (weight[..., None] * ref).sum(axis=1) / count[:, None]
+    dq = (q_cells[None] - q_mean[:, None]) * weight[..., None]
+    dr = (ref - r_mean[:, None]) * weight[..., None]
+    temporal = (dq * dr).sum(axis=(1, 2)) / (
+        np.sqrt((dq ** 2).sum(axis=(1, 2)) * (dr ** 2).sum(axis=(1, 2))) + 1e-6)
+    i = int(np.argmax(spatial + temporal))
+    return (float(spatial[i]), float(temporal[i]), float(speed), float(offsets[i]),
+            per_frame[i], valid[i])
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean(axis=-1, keepdims=True)
+    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-6)
