@@ -30,7 +30,8 @@ from registry.fingerprints.live import LiveIndex
 from registry.fingerprints.matching import (SCORE_DECIMALS, Candidate, Evidence, Fit, score,
                                             strength, verdict)
 from registry.fingerprints.models import FingerprintSet
-from registry.fingerprints.reframe import ReferenceGrid, find_reframed
+from registry.fingerprints.reframe import (ReferenceGrid, ReframedMatch, find_reframed,
+                                          prefer_reframed, reframe_wanted)
 from registry.fingerprints.records import fingerprint_clip_file, load_clip_frames, query_image_file
 from registry.fingerprints.video import VideoFingerprint
 from registry.licences.models import Licence
@@ -168,13 +169,7 @@ def _reference_grids(session: Session, nos: list[int]) -> dict[int, ReferenceGri
     return found
 
 
-def _reframed_hits(session: Session, live: LiveIndex, fp: VideoFingerprint, path: Path,
-                   settings: Settings) -> list[Hit]:
-    """Reframed copies (reframe.py), looked for when no frame hash matched."""
-    found = find_reframed(path, fp.duration_s, live.keyframes,
-                          lambda nos: _reference_grids(session, nos),
-                          max_duration_s=settings.max_clip_seconds,
-                          max_pixels=settings.max_image_pixels)
+def _reframed_hits(found: list[ReframedMatch]) -> list[Hit]:
     hits = []
     for r in found:
         m = r.match
@@ -189,11 +184,18 @@ def _reframed_hits(session: Session, live: LiveIndex, fp: VideoFingerprint, path
 
 def _clip_hits(session: Session, live: LiveIndex, fp: VideoFingerprint,
                upload: tuple[Path, Settings] | None = None) -> list[Hit]:
-    """``upload``: the clip's file (and limits), searched for reframed copies when no
-    frame hash matches; a descriptor alone carries no pictures to search."""
+    """``upload``: the clip's file (and limits), searched for reframed copies when the
+    frame hashes find no long span (reframe.py); a descriptor alone carries no pictures
+    to search."""
     matches = match_video(fp, live.frames)
-    if not matches and upload is not None:
-        return _reframed_hits(session, live, fp, *upload)
+    reframed: list[ReframedMatch] = []
+    if upload is not None and reframe_wanted(matches, fp.duration_s):
+        path, settings = upload
+        found = find_reframed(path, fp.duration_s, live.keyframes,
+                              lambda nos: _reference_grids(session, nos),
+                              max_duration_s=settings.max_clip_seconds,
+                              max_pixels=settings.max_image_pixels)
+        matches, reframed = prefer_reframed(matches, found)
     by_asset: dict[int, list[ClipMatch]] = defaultdict(list)
     for m in matches:
         by_asset[int(m.ref_asset_id)].append(m)
@@ -210,7 +212,7 @@ def _clip_hits(session: Session, live: LiveIndex, fp: VideoFingerprint,
             if votes[1:].sum() > votes[0]:  # most agreeing frames matched through a window
                 _found_through(hit, 1 + int(np.argmax(votes[1:])))
         hits.append(hit)
-    return hits
+    return hits + _reframed_hits(reframed)
 
 
 def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:

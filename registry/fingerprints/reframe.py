@@ -2,6 +2,9 @@
 picture-in-picture, deep off-centre crops -- found through the ORB keyframes
 (keyframes.py) when no frame hash matches.
 
+0. **When.** After the frame hashes (alignment.match_video), when they found nothing or
+   only a short span (``reframe_wanted``); per registered clip the search's match
+   replaces the hashes' when it aligns more frames (``prefer_reframed``).
 1. **Look-up.** The query is sampled every ``sample_interval`` seconds (2 per second,
    fewer for long queries: at most ``MAX_SAMPLES``) and each sampled frame is looked up
    in the keyframe matcher like a still: a hit names a registered clip, a keyframe
@@ -42,8 +45,9 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from registry.fingerprints.alignment import AlignParams, ClipMatch
-from registry.fingerprints.image import QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors, query_descriptors, work_size
-from registry.fingerprints.keyframes import GRID_SIDE, split_keyframe_id
+from registry.fingerprints.image import (QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors,
+                                         query_descriptors, work_size)
+from registry.fingerprints.keyframes import GRID_SIDE, keyframe_id, split_keyframe_id
 from registry.fingerprints.matching import Fit, Matcher
 from registry.fingerprints.video import decode_frames
 
@@ -53,13 +57,21 @@ MIN_HIT_FRAMES = 2  # sampled frames that must find keyframes of one clip
 REFINE_WINDOW_S = 20.0  # query seconds refined around the hits (bounds memory and time)
 GRID_QUERY_SIDE = 192  # long side of the grey query frames the grid cells are read from
 MAX_CLIPS = 3  # registered clips refined per query, most hits first
-MIN_SPATIAL = 0.8
-MIN_TEMPORAL = 0.3
-MIN_CELLS = 8
+PARTIAL_SPAN = 0.5  # share of the query a frame-hash span must cover to skip the search
+# Chosen on the calibration split (clip_evalset.reframe_queries("calibration")): the
+# weakest true copies scored 0.67 spatial / 0.70 temporal, while the best line through
+# another shot of the same film, with the copy's own fitted transform, scored at most
+# 0.40 / 0.34; and a log-speed penalty of 0.15 (per unit of |ln speed|) is the middle of
+# the range (0.135-0.17) that put every calibration copy at its true speed without
+# pulling the 1.25x and 1.5x ones to 1x.
+MIN_SPATIAL = 0.6
+MIN_TEMPORAL = 0.6
+SPEED_PRIOR = 0.15
+SPEED_PRIOR_SLACK = 0.005
+MIN_CELLS = 8  # registered grid cells a query frame must show to be compared
 _COARSE_TOLERANCE_S = 0.6
 _MAX_ANCHORS = 8
 STANDARD_SPEEDS = AlignParams().standard_speeds
-SPEED_PRIOR_SLACK = 0.005  # of the score (spatial + temporal correlation, at most 2)  # registered grid cells the query must show throughout
 _SUB = 4  # samples per cell side when a cell is read through the transform
 _FIT_SCALE_SLACK = 0.15
 _FIT_MAX_ROTATION_DEG = 10.0
@@ -88,6 +100,26 @@ class _Hit:
     k: int  # the keyframe's number
     fit: Fit
     mirrored: bool
+
+
+def reframe_wanted(hashed: list[ClipMatch], duration_s: float) -> bool:
+    """Whether a clip is searched for reframed copies after its frame hashes: when they
+    found nothing, or no span over half the clip (a pan-and-scan window meets a
+    registered crop window only part of the way, and pins the timing poorly there)."""
+    spans = [m.query_end_s - m.query_start_s for m in hashed]
+    return max(spans, default=0.0) < PARTIAL_SPAN * duration_s
+
+
+def prefer_reframed(hashed: list[ClipMatch], reframed: list[ReframedMatch]
+                    ) -> tuple[list[ClipMatch], list[ReframedMatch]]:
+    """Per registered clip, the reframe search's match where it aligned more query
+    frames than the frame hashes' best span did, else the hash matches."""
+    hashed_frames: dict = defaultdict(int)
+    for m in hashed:
+        hashed_frames[m.ref_asset_id] = max(hashed_frames[m.ref_asset_id], m.matched_frames)
+    kept = [r for r in reframed if r.match.matched_frames > hashed_frames[r.match.ref_asset_id]]
+    replaced = {r.match.ref_asset_id for r in kept}
+    return [m for m in hashed if m.ref_asset_id not in replaced], kept
 
 
 def sample_interval(duration_s: float) -> float:
@@ -189,13 +221,15 @@ def _refine_clip(path, limits, matcher: Matcher, no: int, hits: list[_Hit],
         return None
     mirrored = fits[0][2]
     query_cells, shown = _sample_cells(grays, times, fits, ref.size, mirrored)
-    # cells most frames show; frames that miss one of them (a fit off by a pan) sit out
-    inside = shown.mean(axis=0) >= 0.9
-    seen = shown[:, inside].all(axis=1)
-    times, query_cells = times[seen], query_cells[seen]
-    if inside.sum() < MIN_CELLS or len(times) < 2:
+    # Each frame is compared on the cells it shows: a pan-and-scan window, or a fit off
+    # by a little, shows different cells in different frames. Frames showing too few
+    # cells sit out; so do cells no frame shows.
+    seen = shown.sum(axis=1) >= MIN_CELLS
+    used = shown[seen].any(axis=0)
+    times, query_cells, shown = times[seen], query_cells[seen][:, used], shown[seen][:, used]
+    if len(times) < 2:
         return None
-    best = _search(times, query_cells[:, inside], ref.times, ref.grid[:, inside].astype(np.float32),
+    best = _search(times, query_cells, shown, ref.times, ref.grid[:, used].astype(np.float32),
                    anchors)
     if best is None:
         return None
@@ -216,8 +250,6 @@ def _window_frames(path, limits, lo: float, hi: float, wanted: dict[int, float],
                    matcher: Matcher, no: int):
     """Grey frames of the query between ``lo`` and ``hi`` s, and the transforms re-fitted
     at the frames nearest the ``wanted`` times (keyframe number -> query time)."""
-    from registry.fingerprints.keyframes import keyframe_id
-
     times, grays, fits = [], [], []
     pending = dict(wanted)
     reformatter = VideoReformatter()
@@ -293,10 +325,13 @@ def _sample_cells(grays, times, fits, ref_size, mirrored):
     return cells, shown
 
 
-def _search(q_times, q_cells, r_times, r_cells, anchors):
+def _search(q_times, q_cells, q_shown, r_times, r_cells, anchors):
     """Best (spatial, temporal, speed, offset, per-frame spatial, valid frames) over a
     coarse-to-fine grid of lines; None when no line keeps most of the query inside the
     registered clip."""
+    def score(s, offsets):
+        return _score_lines(q_times, q_cells, q_shown, r_times, r_cells, s, offsets)
+
     best = None
     speeds = np.exp(np.linspace(math.log(0.5), math.log(2.0), 61))
     for speeds, spread, step in ((speeds, 0.8, 0.04), (None, 0.06, 0.005)):
@@ -310,27 +345,37 @@ def _search(q_times, q_cells, r_times, r_cells, anchors):
             else:  # fine: around the best line, turned about the query's middle
                 centre = best[3] + (best[2] - s) * float(np.median(q_times))
                 offsets = centre + np.arange(-spread, spread + 1e-9, step)
-            found = _score_lines(q_times, q_cells, r_times, r_cells, s, offsets)
-            if found is not None and (best is None or found[0] + found[1] > best[0] + best[1]):
+            found = score(s, offsets)
+            if found is not None and (best is None or _merit(found) > _merit(best)):
                 best = found
     if best is None:
         return None
-    # Over a slow or short span the speed is loosely pinned (a steady drift looks alike
-    # at any rate), so a standard edit speed that scores almost as well is preferred.
+    # A standard edit speed near the best (24/25 and 25/24 are frame-rate conversions)
+    # that scores almost as well is preferred: a slow drift fits a rate a few % off.
     preferred = None
     for s in STANDARD_SPEEDS:
         if abs(s / best[2] - 1) > 0.1:
             continue
         centre = best[3] + (best[2] - s) * float(np.median(q_times))
-        found = _score_lines(q_times, q_cells, r_times, r_cells, s,
-                             centre + np.arange(-0.06, 0.06 + 1e-9, 0.005))
-        if found is not None and found[0] + found[1] >= (best[0] + best[1]) - SPEED_PRIOR_SLACK \
-                and (preferred is None or found[0] + found[1] > preferred[0] + preferred[1]):
+        found = score(s, centre + np.arange(-0.06, 0.06 + 1e-9, 0.005))
+        if found is not None and _merit(found) >= _merit(best) - SPEED_PRIOR_SLACK \
+                and (preferred is None or _merit(found) > _merit(preferred)):
             preferred = found
     return preferred or best
 
 
-def _score_lines(q_times, q_cells, r_times, r_cells, speed, offsets):
+def _merit(found) -> float:
+    """A line's spatial + temporal correlation less the speed prior: in a slow shot a
+    line at half or twice the speed can fit a little better than the true one, while
+    most re-used footage plays at 1x."""
+    return found[0] + found[1] - SPEED_PRIOR * abs(math.log(found[2]))
+
+
+def _score_lines(q_times, q_cells, q_shown, r_times, r_cells, speed, offsets):
+    """The best of the lines ``ref_t = speed * t + offset``: the mean over frames of the
+    spatial Pearson correlation (query cells against the registered grid at ref_t, on
+    the cells each frame shows) plus the temporal one (each cell's variation about its
+    own mean, over the frames that show it)."""
     ref_t = speed * q_times[None, :] + offsets[:, None]  # (k, n)
     valid = (ref_t >= r_times[0]) & (ref_t <= r_times[-1])
     usable = valid.sum(axis=1) >= max(2, 0.8 * len(q_times))
@@ -340,21 +385,22 @@ def _score_lines(q_times, q_cells, r_times, r_cells, speed, offsets):
     j = np.clip(np.searchsorted(r_times, ref_t), 1, len(r_times) - 1)
     a = np.clip((ref_t - r_times[j - 1]) / (r_times[j] - r_times[j - 1]), 0, 1)[..., None]
     ref = r_cells[j - 1] * (1 - a) + r_cells[j] * a  # (k, n, c)
-    per_frame = (_unit(ref) * _unit(q_cells)[None]).sum(axis=2)  # (k, n)
-    weight = valid.astype(np.float32)
-    count = weight.sum(axis=1)
-    spatial = (per_frame * weight).sum(axis=1) / count
-    q_mean = (weight[..., None] * q_cells[None]).sum(axis=1) / count[:, None]
-    r_mean = (weight[..., None] * ref).sum(axis=1) / count[:, None]
-    dq = (q_cells[None] - q_mean[:, None]) * weight[..., None]
-    dr = (ref - r_mean[:, None]) * weight[..., None]
-    temporal = (dq * dr).sum(axis=(1, 2)) / (
-        np.sqrt((dq ** 2).sum(axis=(1, 2)) * (dr ** 2).sum(axis=(1, 2))) + 1e-6)
+    w = (valid[..., None] & q_shown[None]).astype(np.float32)  # (k, n, c)
+    per_frame = _masked_pearson(q_cells[None], ref, w, axis=2)  # (k, n)
+    frame_weight = valid.astype(np.float32)
+    spatial = (per_frame * frame_weight).sum(axis=1) / frame_weight.sum(axis=1)
+    temporal = _masked_pearson(q_cells[None], ref, w, axis=1, pooled=True)  # (k,)
     i = int(np.argmax(spatial + temporal))
     return (float(spatial[i]), float(temporal[i]), float(speed), float(offsets[i]),
             per_frame[i], valid[i])
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = x - x.mean(axis=-1, keepdims=True)
-    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-6)
+def _masked_pearson(x, y, w, axis, pooled=False):
+    """Pearson correlation of x and y along ``axis`` counting only where w is 1 (centred
+    on the weighted means along that axis); ``pooled``: one correlation per line over
+    every (frame, cell) of the centred values, instead of one per slice."""
+    count = np.maximum(w.sum(axis=axis, keepdims=True), 1.0)
+    dx = (x - (w * x).sum(axis=axis, keepdims=True) / count) * w
+    dy = (y - (w * y).sum(axis=axis, keepdims=True) / count) * w
+    sums = (1, 2) if pooled else axis
+    return (dx * dy).sum(axis=sums) / (np.sqrt((dx ** 2).sum(axis=sums) * (dy ** 2).sum(axis=sums)) + 1e-6)
