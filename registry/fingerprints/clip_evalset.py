@@ -62,7 +62,12 @@ from registry.fingerprints.alignment import (
     register_video,
 )
 from registry.fingerprints.index import FrameHashIndex, popcount64, split_frame_ids
-from registry.fingerprints.video import VideoFingerprint, fingerprint_video
+from registry.fingerprints.keyframes import keyframe_id
+from registry.fingerprints.matching import Matcher, MemoryStore
+from registry.fingerprints.reframe import (ReferenceGrid, find_reframed, prefer_reframed,
+                                          reframe_wanted)
+from registry.fingerprints.video import (DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, VideoFingerprint,
+                                         fingerprint_video)
 
 BUNNY, BIKES = 0, 1
 WORK_CLIPS = {BUNNY: "bigbuckbunny", BIKES: "bikes"}
@@ -113,6 +118,20 @@ def _still_path(name: str) -> Path:
 
 
 @dataclass(frozen=True)
+class Inset:
+    """Picture-in-picture: the (cropped, scaled) excerpt pasted into other footage."""
+
+    backdrop: str  # a never-registered clip's stem, or a scikit-image still ("*.png")
+    width: float  # the excerpt's share of the backdrop's width
+    at: tuple[float, float]  # its top-left corner as a share of the free space (x, y)
+    size: tuple[int, int] = (960, 540)  # the backdrop's output size
+
+    def describe(self) -> str:
+        return (f"inset {100 * self.width:.0f}% wide at ({self.at[0]:.2f}, {self.at[1]:.2f}) "
+                f"over {self.backdrop}")
+
+
+@dataclass(frozen=True)
 class Edit:
     """How a query is cut from a registered clip and re-encoded."""
 
@@ -125,13 +144,21 @@ class Edit:
     mirror: bool = False
     drop_every: int = 0  # every n-th output frame is dropped (its timestamp stays empty)
     bitrate: int | None = None  # bits/s; None = x264 CRF 23
+    # Reframing (rendered frame by frame): the crop window at the last output frame, the
+    # window sliding linearly from ``crop`` to it (pan-and-scan), and an inset.
+    crop_end: tuple[float, float, float, float] | None = None
+    inset: Inset | None = None
 
     def describe(self) -> str:
         parts = [f"{self.start:g}s+{self.duration:g}s"]
         if self.speed != 1:
             parts.append(f"{self.speed:g}x")
         if any(self.crop):
-            parts.append("crop " + "/".join(f"{100 * c:g}" for c in self.crop) + "%")
+            parts.append("crop " + "/".join(f"{100 * c:.0f}" for c in self.crop) + "%")
+        if self.crop_end is not None:
+            parts.append("panned to " + "/".join(f"{100 * c:.0f}" for c in self.crop_end) + "%")
+        if self.inset is not None:
+            parts.append(self.inset.describe())
         if self.scale != 1:
             parts.append(f"scale {self.scale:g}")
         if self.mirror:
@@ -232,12 +259,95 @@ _POSITIVES: list[tuple[str, int, Edit]] = [
     ("combination", BUNNY, Edit(0.3, 2.0, speed=1.5, scale=0.5, crop=(0.03,) * 4,
                                 drop_every=3, bitrate=LOW)),
 ]
-FAMILIES = list(dict.fromkeys(f for f, _, _ in _POSITIVES))
+
+# Reframed copies, drawn at random per split: vertical 9:16 reframes at any fixed
+# position, pan-and-scan, picture-in-picture at 30-50% width over other footage, off-centre
+# crops keeping half the area, 2.39:1 cinema crops, and each combined with rescaling, low
+# bitrates, mirroring and speed changes; with reframed never-registered footage as
+# negatives. The reframe search's thresholds are chosen on the calibration split only.
+SPLIT_SEEDS = {"calibration": 9_0001, "evaluation": 9_0002}
+WORK_SIZES = {BUNNY: (1280, 720), BIKES: (640, 272)}
+WORK_SPANS = {BUNNY: [(0.0, 5.2)], BIKES: [(0.0, 5.44), (7.48, 9.9)]}  # usable source times
+BACKDROPS = ("carphone_distorted", "astronaut.png", "coffee.png", "chelsea.png")
+REFRAME_FAMILIES = ("vertical 9:16 reframe", "pan-and-scan", "picture-in-picture 30-50%",
+                    "off-centre crop, 50% of the area", "cinema 2.39:1 crop",
+                    "reframe + rescale/bitrate/mirror/speed")
+
+
+def aspect_window(work_size: tuple[int, int], aspect: float, x: float, y: float = 0.5
+                  ) -> tuple[float, float, float, float]:
+    """The crop (share cut off left, top, right, bottom) of the largest window of
+    ``aspect`` (width / height) in the work, at (x, y) as a share of the free space."""
+    w, h = work_size
+    fw, fh = min(1.0, h * aspect / w), min(1.0, w / aspect / h)
+    return (x * (1 - fw), y * (1 - fh), (1 - x) * (1 - fw), (1 - y) * (1 - fh))
+
+
+def _draw_start(rng, work: int, length: float) -> float:
+    spans = [(a, b - length) for a, b in WORK_SPANS[work] if b - length > a]
+    a, b = spans[int(rng.integers(len(spans)))]
+    return round(float(rng.uniform(a, b)) * 25) / 25  # on a source frame
+
+
+def _reframe_edit(rng, work: int, family: str) -> Edit:
+    size = WORK_SIZES[work]
+    if family == "reframe + rescale/bitrate/mirror/speed":
+        base = str(rng.choice(REFRAME_FAMILIES[:3]))
+        edit = _reframe_edit(rng, work, base)
+        extra = {"scale": float(rng.uniform(0.5, 0.8)), "bitrate": int(rng.integers(100, 301)) * 1000,
+                 "mirror": True, "speed": float(rng.choice([0.75, 1.25, 1.5]))}
+        keys = rng.choice(list(extra), 2, replace=False)
+        changes = {str(k): extra[str(k)] for k in keys}
+        if "speed" in changes:
+            changes["start"] = _draw_start(rng, work, edit.duration * changes["speed"])
+        return dataclasses.replace(edit, **changes)
+    duration = round(float(rng.uniform(2.0, 3.0)) * 25) / 25
+    start = _draw_start(rng, work, duration)
+    if family == "vertical 9:16 reframe":
+        return Edit(start, duration, crop=aspect_window(size, 9 / 16, float(rng.random())))
+    if family == "pan-and-scan":
+        aspect = float(rng.choice([9 / 16, 4 / 3]))
+        travel = float(rng.uniform(0.3, 1.0))  # share of the free width the window crosses
+        x0 = float(rng.uniform(0, 1 - travel))
+        x0, x1 = (x0, x0 + travel) if rng.random() < 0.5 else (x0 + travel, x0)
+        return Edit(start, duration, crop=aspect_window(size, aspect, float(x0)),
+                    crop_end=aspect_window(size, aspect, float(x1)))
+    if family == "picture-in-picture 30-50%":
+        return Edit(start, duration, inset=Inset(
+            str(rng.choice(BACKDROPS)), float(rng.uniform(0.3, 0.5)),
+            (float(rng.random()), float(rng.random()))))
+    if family == "off-centre crop, 50% of the area":
+        fw = float(rng.uniform(0.6, 0.85))
+        fh = 0.5 / fw
+        x = float(rng.choice([rng.uniform(0, 0.2), rng.uniform(0.8, 1)]))
+        y = float(rng.random())
+        return Edit(start, duration, crop=(x * (1 - fw), y * (1 - fh), (1 - x) * (1 - fw),
+                                           (1 - y) * (1 - fh)))
+    if family == "cinema 2.39:1 crop":
+        return Edit(start, duration, crop=aspect_window(size, 2.39, 0.5, float(rng.random())))
+    raise ValueError(family)
+
+
+def _reframe_positives(rng) -> list[tuple[str, int, Edit]]:
+    draws = {"vertical 9:16 reframe": 3, "pan-and-scan": 2, "picture-in-picture 30-50%": 3,
+             "off-centre crop, 50% of the area": 2, "cinema 2.39:1 crop": 2,
+             "reframe + rescale/bitrate/mirror/speed": 3}
+    out = []
+    for family, n in draws.items():
+        for work in (BUNNY, BIKES):
+            if family == "cinema 2.39:1 crop" and WORK_SIZES[work][0] / WORK_SIZES[work][1] > 2.2:
+                continue  # bikes is already 2.35:1
+            out += [(family, work, _reframe_edit(rng, work, family)) for _ in range(n)]
+    return out
+
+
+FAMILIES = list(dict.fromkeys(f for f, _, _ in _POSITIVES))  # the fixed edits; see REFRAME_FAMILIES
 
 _HELD_OUT_START, _HELD_OUT_LEN = 137 / 25, 50 / 25
 _OTHER = "other film (carphone, as shipped)"
 _CUT = "cut-out shot of a registered film"
 _SYNTH = "synthetic pan/zoom over a still"
+REFRAMED_NEGATIVES = "reframed or inset never-registered footage"
 _NEGATIVES: list[ClipQuery] = [
     ClipQuery("carphone_pristine", _OTHER, None, clip="carphone_pristine"),
     ClipQuery("carphone_distorted", _OTHER, None, clip="carphone_distorted"),
@@ -255,21 +365,56 @@ _NEGATIVES: list[ClipQuery] = [
 ]
 
 
-def positive_queries() -> list[ClipQuery]:
+def _named(positives: list[tuple[str, int, Edit]], suffix: str = "") -> list[ClipQuery]:
     out, seen = [], {}
-    for family, work, edit in _POSITIVES:
+    for family, work, edit in positives:
         k = seen[family, work] = seen.get((family, work), 0) + 1
-        name = f"{WORK_CLIPS[work]} {family}" + (f" #{k}" if k > 1 else "")
+        name = f"{WORK_CLIPS[work]} {family}" + (f" #{k}" if k > 1 else "") + suffix
         out.append(ClipQuery(name, family, work, clip=WORK_CLIPS[work], edit=edit))
     return out
+
+
+def _reframed_negatives(rng) -> list[ClipQuery]:
+    """Another film and the registered film's cut-out shot, reframed or inset like the
+    positives: a reframe search must not pin them on a registered clip."""
+    out = []
+    for stem, size, start, length in (("carphone_pristine", (176, 144), 0.0, 3.0),
+                                      ("carphone_distorted", (176, 144), 1.0, 3.0),
+                                      ("bikes", WORK_SIZES[BIKES], _HELD_OUT_START, 1.9)):
+        what = "cut-out bikes shot" if stem == "bikes" else stem
+        x0, x1 = (float(v) for v in rng.random(2))
+        aspect = float(rng.choice([9 / 16, 4 / 3])) if stem == "bikes" else 9 / 16
+        inset = Inset(str(rng.choice([b for b in BACKDROPS if b != stem])),
+                      float(rng.uniform(0.3, 0.5)), (float(rng.random()), float(rng.random())))
+        out += [
+            ClipQuery(f"{what}, vertical", REFRAMED_NEGATIVES, None, clip=stem,
+                      edit=Edit(start, length, crop=aspect_window(size, 9 / 16, x0))),
+            ClipQuery(f"{what}, panned", REFRAMED_NEGATIVES, None, clip=stem,
+                      edit=Edit(start, length, crop=aspect_window(size, aspect, x0),
+                                crop_end=aspect_window(size, aspect, x1))),
+            ClipQuery(f"{what}, inset", REFRAMED_NEGATIVES, None, clip=stem,
+                      edit=Edit(start, length, inset=inset)),
+        ]
+    return out
+
+
+def reframe_queries(split: str = "evaluation") -> list[ClipQuery]:
+    """The reframe families and reframed negatives of one split."""
+    rng = np.random.default_rng(SPLIT_SEEDS[split])
+    return _named(_reframe_positives(rng)) + _reframed_negatives(rng)
+
+
+def positive_queries() -> list[ClipQuery]:
+    """The fixed edit families (not the reframes: ``reframe_queries``)."""
+    return _named(_POSITIVES)
 
 
 def negative_queries() -> list[ClipQuery]:
     return list(_NEGATIVES)
 
 
-def all_queries() -> list[ClipQuery]:
-    return positive_queries() + negative_queries()
+def all_queries(split: str = "evaluation") -> list[ClipQuery]:
+    return positive_queries() + negative_queries() + reframe_queries(split)
 
 
 # --------------------------------------------------------------------------- references
@@ -289,12 +434,33 @@ def reference_fingerprints() -> dict[int, VideoFingerprint]:
             lo, hi = HELD_OUT_FRAMES[work]
             keep = np.ones(len(fp), bool)
             keep[lo:hi] = False
+            kf = fp.keyframes
+            kept = keep[kf.frames]
+            rows = np.repeat(kept, kf.counts)
+            renumber = np.cumsum(keep) - 1  # old frame index -> index among the kept
             fp = dataclasses.replace(
                 fp, timestamps=fp.timestamps[keep], hashes=fp.hashes[keep],
                 mirror_hashes=fp.mirror_hashes[keep], informative=fp.informative[keep],
-                variant_hashes=fp.variant_hashes[keep])
+                variant_hashes=fp.variant_hashes[keep], grid=fp.grid[keep],
+                keyframes=dataclasses.replace(
+                    kf, times=kf.times[kept], frames=renumber[kf.frames[kept]],
+                    counts=kf.counts[kept], codes=kf.codes[rows], points=kf.points[rows],
+                    angles=kf.angles[rows]))
         refs[work] = fp
     return refs
+
+
+def build_keyframe_matcher(refs: dict[int, VideoFingerprint]) -> Matcher:
+    """The registered clips' keyframes in a still-image matcher, as live.py holds them."""
+    matcher = Matcher(MemoryStore())
+    matcher.add_many([(keyframe_id(work, k), fp.keyframes.fingerprint(k, int(fp.hashes[f])))
+                      for work, fp in refs.items() for k, f in enumerate(fp.keyframes.frames)])
+    return matcher
+
+
+def reference_grids(refs: dict[int, VideoFingerprint]) -> dict[int, ReferenceGrid]:
+    return {work: ReferenceGrid(fp.timestamps, fp.grid, (fp.width, fp.height), fp.keyframes.times)
+            for work, fp in refs.items()}
 
 
 def build_index(refs: dict[int, VideoFingerprint]) -> FrameHashIndex:
@@ -346,8 +512,64 @@ def _even(x: float) -> int:
     return max(2, int(x) // 2 * 2)
 
 
+def _source_frame(stem: str, edit: Edit, i: int) -> av.VideoFrame:
+    times, frames = _source_frames(stem)
+    return frames[int(np.argmin(np.abs(times - (edit.start + i * edit.speed / edit.fps))))]
+
+
+def _kept(edit: Edit) -> Iterable[int]:
+    """Output frame numbers (every ``drop_every``-th dropped)."""
+    return (i for i in range(_n_out(edit))
+            if not (edit.drop_every and i % edit.drop_every == edit.drop_every - 1))
+
+
+def _reframed_frames(stem: str, edit: Edit) -> Iterable[tuple[int, av.VideoFrame]]:
+    """Output frames of a reframing edit, drawn one by one with PIL: the crop window at
+    output progress u is ``crop`` + u * (``crop_end`` - ``crop``); then mirror, scale, and
+    the inset pasted over its backdrop (a still, or a clip played from its start)."""
+    from PIL import Image, ImageOps
+
+    first = _source_frame(stem, edit, 0)
+    w, h = first.width, first.height
+    end = edit.crop_end or edit.crop
+    n = _n_out(edit)
+    box0 = np.array(edit.crop)
+    cw0, ch0 = w * (1 - box0[0] - box0[2]), h * (1 - box0[1] - box0[3])
+    ow, oh = _even(cw0 * edit.scale), _even(ch0 * edit.scale)
+    inset = edit.inset
+    if inset is not None:
+        bw, bh = inset.size
+        iw = _even(bw * inset.width)
+        ih = _even(min(iw * ch0 / cw0, 0.9 * bh))
+        ix, iy = int((bw - iw) * inset.at[0]), int((bh - ih) * inset.at[1])
+        if inset.backdrop.endswith((".png", ".jpg")):
+            still = Image.fromarray(_still(inset.backdrop)).resize((bw, bh), Image.Resampling.BICUBIC)
+            backdrop = lambda i: still  # noqa: E731
+        else:
+            _, backdrop_frames = _source_frames(inset.backdrop)
+            backdrop = lambda i: backdrop_frames[i % len(backdrop_frames)].to_image().resize(  # noqa: E731
+                (bw, bh), Image.Resampling.BICUBIC)
+    for i in _kept(edit):
+        u = i / max(n - 1, 1)
+        left, top, right, bottom = box0 + u * (np.array(end) - box0)
+        image = _source_frame(stem, edit, i).to_image().crop(
+            (round(left * w), round(top * h), round(w - right * w), round(h - bottom * h)))
+        if edit.mirror:
+            image = ImageOps.mirror(image)
+        if inset is not None:
+            canvas = backdrop(i).copy()
+            canvas.paste(image.resize((iw, ih), Image.Resampling.BICUBIC), (ix, iy))
+            image = canvas
+        else:
+            image = image.resize((ow, oh), Image.Resampling.BICUBIC)
+        yield i, av.VideoFrame.from_image(image).reformat(format="yuv420p")
+
+
 def _clip_frames(stem: str, edit: Edit) -> Iterable[tuple[int, av.VideoFrame]]:
     """Output frames of an edit, through an FFmpeg filter graph (crop, hflip, scale)."""
+    if edit.crop_end is not None or edit.inset is not None:
+        yield from _reframed_frames(stem, edit)
+        return
     times, frames = _source_frames(stem)
     w, h = frames[0].width, frames[0].height
     left, top, right, bottom = (round(c * s) for c, s in zip(edit.crop, (w, h, w, h)))
@@ -366,10 +588,8 @@ def _clip_frames(stem: str, edit: Edit) -> Iterable[tuple[int, av.VideoFrame]]:
     for a, b in zip(chain, chain[1:]):
         a.link_to(b)
     graph.configure()
-    for i in range(_n_out(edit)):
-        if edit.drop_every and i % edit.drop_every == edit.drop_every - 1:
-            continue
-        src = frames[int(np.argmin(np.abs(times - (edit.start + i * edit.speed / edit.fps))))]
+    for i in _kept(edit):
+        src = _source_frame(stem, edit, i)
         src.pts = i  # the graph wants increasing timestamps; the encoder sets its own
         graph.push(src)
         yield i, graph.pull()
@@ -520,14 +740,22 @@ def judge_frame_vote(query: ClipQuery, shares: dict[int, float]) -> Verdict:
 
 
 def evaluate_one(query: ClipQuery, refs: dict[int, VideoFingerprint],
-                 index: FrameHashIndex) -> ClipResult:
-    """Render, fingerprint and match one query with the engine and both baselines."""
+                 index: FrameHashIndex, keyframes: Matcher | None = None) -> ClipResult:
+    """Render, fingerprint and match one query with the engine and both baselines;
+    ``keyframes`` (``build_keyframe_matcher``): also search for reframed copies when the
+    frame hashes find nothing, as a check of an uploaded clip does."""
     t0 = time.perf_counter()
     data = render(query)
     t1 = time.perf_counter()
     fp = fingerprint_video(data, reference=False)  # the query side: plain hashes only
     t2 = time.perf_counter()
     matches = match_video(fp, index)
+    if keyframes is not None and reframe_wanted(matches, fp.duration_s):  # as checks.service
+        grids = reference_grids(refs)
+        found = find_reframed(data, fp.duration_s, keyframes, lambda nos: {n: grids[n] for n in nos},
+                              max_duration_s=DEFAULT_MAX_DURATION_S, max_pixels=DEFAULT_MAX_PIXELS)
+        matches, reframed = prefer_reframed(matches, found)
+        matches = sorted([r.match for r in reframed] + matches, key=lambda m: -m.matched_frames)
     t3 = time.perf_counter()
     criterion = ("none" if query.truth is None
                  else "overlap" if is_static(query, refs) else "offset")
@@ -540,15 +768,16 @@ def evaluate_one(query: ClipQuery, refs: dict[int, VideoFingerprint],
 
 
 def evaluate(queries: list[ClipQuery], *, refs: dict[int, VideoFingerprint] | None = None,
-             index: FrameHashIndex | None = None) -> list[ClipResult]:
+             index: FrameHashIndex | None = None, keyframes: Matcher | None = None
+             ) -> list[ClipResult]:
     refs = refs if refs is not None else reference_fingerprints()
     index = index if index is not None else build_index(refs)
-    return [evaluate_one(q, refs, index) for q in queries]
+    return [evaluate_one(q, refs, index, keyframes) for q in queries]
 
 
 __all__ = [
-    "BIKES", "BUNNY", "FAMILIES", "ClipQuery", "ClipResult", "Edit", "Motion", "Verdict",
-    "all_queries", "build_index", "clips_available", "evaluate", "evaluate_one", "is_static",
+    "BIKES", "BUNNY", "FAMILIES", "REFRAME_FAMILIES", "ClipQuery", "ClipResult", "Edit", "Inset",
+    "Motion", "Verdict", "all_queries", "build_index", "build_keyframe_matcher", "reframe_queries", "clips_available", "evaluate", "evaluate_one", "is_static",
     "judge",
     "negative_queries", "positive_queries", "reference_fingerprints", "render",
 ]
