@@ -35,13 +35,16 @@ def main() -> None:
     expected = ['"media_type":"image/png"', '"media_type":"video/mp4"', '"frame_count":132',
                 '"verdict":"conditional"', '"kind":"attribution"', "OK: manifest of Blender open movies",
                 "is in the manifest", "OK: the log of", '"verdict":"copy"', '"speed":1.25',
-                '"mirrored":true', '"name":"DreamFrames"', '"status":"under_review"',
+                '"mirrored":true', '"channel":"local_features"', '"name":"DreamFrames"', '"status":"under_review"',
                 '"verdict":"blocked"', "OK: signed by the registry: clearance", "10000.00,EUR"]
     missing = [e for e in expected if e not in out]
     # The copy starts 0.4 s into the film; the offset may land on a neighbouring sampled frame.
     offsets = [float(x) for x in re.findall(r'"offset_s":(-?[0-9.]+)', out)]
     if not any(abs(x - 0.4) <= 0.05 for x in offsets):
         missing.append(f"offset_s within 0.05 s of 0.4 (got {offsets})")
+    # The vertical reframe starts 1.0 s into the film: within one frame (0.04 s at 25 fps).
+    if not any(abs(x - 1.0) <= 0.04 for x in offsets):
+        missing.append(f"offset_s within 0.04 s of 1.0 (got {offsets})")
     if result.returncode or missing:
         sys.exit(f"README session failed (exit {result.returncode}); missing {missing}\n{result.stderr}")
     print("README session works as printed")
