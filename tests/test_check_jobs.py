@@ -293,3 +293,22 @@ def test_registry_check_cli(admin: Api, film: dict, cli, tmp_path: Path) -> None
     result = cli("check", str(text))
     assert result.exit_code == 2
     assert "error: the file is not a recognised image or video" in result.output
+
+
+def test_a_reframed_clip_is_found_through_a_job_as_synchronously(admin: Api, film: dict,
+                                                                  tmp_path: Path) -> None:
+    vertical = media.make_variant(FILM, tmp_path / "vertical.mp4", start=1.0, duration=2.5,
+                                  window=lambda u: (0.35, 0.0, 0.35 + 9 / 16 * 9 / 16, 1.0))
+    job = _submit(admin, vertical)
+    worker = _worker(admin, "worker-1")
+    assert worker.claim_next() == job["id"]
+    worker.work(job["id"])
+    done = admin.ok("get", f"/v1/check-jobs/{job['id']}")
+    assert done["state"] == "succeeded", done
+    stored = admin.ok("get", f"/v1/checks/{done['result']}")
+    response = admin.post("/v1/checks", files=[("files", (vertical.name, vertical.read_bytes()))])
+    assert response.status_code == 201, response.text
+    assert stored["items"] == response.json()["items"]
+    [match] = stored["items"][0]["matches"]
+    assert (match["asset_id"], match["channel"], match["verdict"]) == (film["id"], "local_features", "copy")
+    assert match["spans"][0]["offset_s"] == pytest.approx(1.0, abs=0.04)

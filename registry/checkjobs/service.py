@@ -116,5 +116,6 @@ def check_file(session: Session, live: LiveIndex, blobs: LocalBlobStore, setting
         return Checked(item, "image", 1, 0.0)
     fp = fingerprint_clip_file(path, settings.job_clip_max_seconds, settings.max_image_pixels,
                                reference=False, progress=progress)
-    item = checks.check_descriptor(session, live, name, fp, sha256, media_type)
+    item = checks.check_descriptor(session, live, name, fp, sha256, media_type, upload=checks.ClipFile(
+        path, settings.job_clip_max_seconds, settings.max_image_pixels))
     return Checked(item, "clip", fp.frames_decoded, round(fp.duration_s, 3))

@@ -4,7 +4,7 @@ the registered works they copy, and stored so that reports can cite them."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 import sqlalchemy as sa
@@ -182,19 +182,24 @@ def _reframed_hits(found: list[ReframedMatch]) -> list[Hit]:
     return hits
 
 
+class ClipFile(NamedTuple):
+    """The clip file a descriptor was computed from, with the limits it was decoded under."""
+
+    path: Path
+    max_seconds: float
+    max_pixels: int
+
+
 def _clip_hits(session: Session, live: LiveIndex, fp: VideoFingerprint,
-               upload: tuple[Path, Settings] | None = None) -> list[Hit]:
-    """``upload``: the clip's file (and limits), searched for reframed copies when the
-    frame hashes find no long span (reframe.py); a descriptor alone carries no pictures
-    to search."""
+               upload: ClipFile | None = None) -> list[Hit]:
+    """``upload``: searched for reframed copies when the frame hashes find no long span
+    (reframe.py); a descriptor alone carries no pictures to search."""
     matches = match_video(fp, live.frames)
     reframed: list[ReframedMatch] = []
     if upload is not None and reframe_wanted(matches, fp.duration_s):
-        path, settings = upload
-        found = find_reframed(path, fp.duration_s, live.keyframes,
+        found = find_reframed(upload.path, fp.duration_s, live.keyframes,
                               lambda nos: _reference_grids(session, nos),
-                              max_duration_s=settings.max_clip_seconds,
-                              max_pixels=settings.max_image_pixels)
+                              max_duration_s=upload.max_seconds, max_pixels=upload.max_pixels)
         matches, reframed = prefer_reframed(matches, found)
     by_asset: dict[int, list[ClipMatch]] = defaultdict(list)
     for m in matches:
@@ -264,7 +269,7 @@ def describe(path: Path, settings: Settings) -> tuple[MediaInfo, Descriptor]:
 
 def check_descriptor(session: Session, live: LiveIndex, name: str, descriptor: Descriptor,
                      sha256: str | None = None, media_type: str | None = None,
-                     upload: tuple[Path, Settings] | None = None) -> CheckItem:
+                     upload: ClipFile | None = None) -> CheckItem:
     """The matching rule, whether the descriptor was computed here from an upload or sent
     (``upload``: the file it was computed from, see ``_clip_hits``)."""
     hits = (_clip_hits(session, live, descriptor, upload) if isinstance(descriptor, VideoFingerprint)
@@ -279,7 +284,8 @@ def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, setti
         sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
         info, descriptor = describe(staged, settings)
         item = check_descriptor(session, live, name, descriptor, sha256, info.media_type,
-                                upload=(staged, settings))
+                                upload=ClipFile(staged, settings.max_clip_seconds,
+                                                settings.max_image_pixels))
         # Kept by digest (the check records it) so that evidence reports can show the
         # generated frames next to the registered ones; identical uploads share one blob.
         if keep:
