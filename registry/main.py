@@ -41,6 +41,8 @@ ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_
            signing_router, lineage_router, claims_router, exports_router, optouts_router,
            lookup_router, reports_router]
 
+log = logging.getLogger("registry")
+
 DESCRIPTION = """Training-data provenance and licensing registry for AI film and media.
 
 Authenticate with an API key: `Authorization: Bearer rk_…` (or `X-API-Key`). Errors are
@@ -57,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if orphans := blobs.remove_orphans():
+            log.info("removed %d staged uploads left by a stopped process", orphans)
         with Session(engine) as session:
             app.state.index = LiveIndex.open(settings.data_dir / "index", session)
         # Each lifespan stops the threads it started (a test client may nest a second one).

@@ -1,9 +1,14 @@
+import fcntl
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
+
+from registry.main import create_app
 
 from tests import media
 from tests.conftest import Api
@@ -121,3 +126,32 @@ def test_retired_source_takes_no_uploads(admin: Api, films: dict) -> None:
     admin.ok("post", f"/v1/sources/{films['id']}/retire", json={"reason": "frozen"})
     response = upload(admin, films["id"], media.image("coins.png"), status=409)
     assert "retired" in response["detail"]
+
+
+def test_repeated_file_parts_are_refused_not_dropped(admin: Api, films: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    png = media.image("camera.png").read_bytes()
+    parts = [("file", (f"frame{n}.png", png)) for n in range(500)]
+    response = admin.post(f"/v1/sources/{films['id']}/assets", files=parts)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "one 'file' part; the request has 500" in response.json()["detail"]
+    _assert_nothing_left(admin, films, settings)
+    jobs = admin.post("/v1/check-jobs", files=parts[:2])
+    assert jobs.status_code == 422 and "has 2" in jobs.json()["detail"]
+
+
+def test_uploads_left_by_a_killed_process_are_removed_at_start(admin: Api, settings) -> None:  # type: ignore[no-untyped-def]
+    staging = settings.effective_blob_dir / ".staging"
+    orphan, live, fresh = (staging / f"upload-{name}" for name in ("orphan", "live", "fresh"))
+    for path in (orphan, live, fresh):
+        path.write_bytes(b"partial upload")
+    for path in (orphan, live):  # written to last an hour ago
+        os.utime(path, (path.stat().st_atime, path.stat().st_mtime - 3600))
+    holder_fd = os.open(live, os.O_RDONLY)  # another process's upload in progress
+    fcntl.flock(holder_fd, fcntl.LOCK_EX)
+    try:
+        with TestClient(create_app(settings)) as restarted:
+            assert restarted.get("/v1/log/checkpoint").status_code == 200
+        assert sorted(p.name for p in staging.iterdir()) == ["upload-fresh", "upload-live"]
+    finally:
+        os.close(holder_fd)

@@ -165,3 +165,29 @@ def test_substituted_manifest_is_reported(populated: dict, cli, settings) -> Non
     code, output = _verify_log(cli)
     assert code == 1
     assert f"manifest {films['id']}: signed payload differs from the logged digest" in output
+
+
+def test_edited_checkpoint_root_is_reported(populated: dict, cli, settings) -> None:  # type: ignore[no-untyped-def]
+    _tamper(settings, "UPDATE log_checkpoint SET root = (SELECT hash FROM log_node LIMIT 1)")
+    code, output = _verify_log(cli)
+    assert code == 1
+    assert "stored size or root differs from the signed note's (the row was edited)" in output
+
+
+def test_deleted_checkpoints_are_reported(populated: dict, admin: Api, cli, settings) -> None:  # type: ignore[no-untyped-def]
+    first = int(_checkpoint(admin.client).splitlines()[1])
+    holder(admin, "Second holder")
+    middle = int(_checkpoint(admin.client).splitlines()[1])
+    holder(admin, "Third holder")
+    latest = int(_checkpoint(admin.client).splitlines()[1])
+    assert first < middle < latest and _verify_log(cli)[0] == 0
+    _tamper(settings, "DELETE FROM log_checkpoint WHERE size = :s", s=middle)
+    code, output = _verify_log(cli)
+    assert code == 1
+    assert (f"checkpoint {latest} follows checkpoint {middle}, but the one stored before it "
+            f"is {first} (a checkpoint was deleted)") in output
+    _tamper(settings, "DELETE FROM log_checkpoint WHERE size = :s", s=latest)
+    code, output = _verify_log(cli)
+    assert code == 1
+    assert (f"the log head names checkpoint {latest} as the latest signed, but the latest "
+            f"stored is {first} (a checkpoint was deleted)") in output

@@ -1,14 +1,15 @@
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
 from registry.assets import service
 from registry.assets.schemas import AssetRead, AssetUpdate
 from registry.auth.deps import AnyActor, Writer
 from registry.core.crud import RetireRequest
-from registry.core.deps import BlobsDep, SessionDep, SettingsDep
+from registry.core.deps import SINGLE_PARTS, BlobsDep, SessionDep, SettingsDep
+from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 router = APIRouter(tags=["Assets"])
@@ -20,7 +21,8 @@ def repr_digest(sha256_hex: str) -> str:
 
 
 @router.post("/v1/sources/{source_id}/assets", status_code=status.HTTP_201_CREATED,
-             response_model=AssetRead)
+             response_model=AssetRead,
+             dependencies=[SINGLE_PARTS])
 def upload_asset(
     source_id: str,
     session: SessionDep,
@@ -59,9 +61,11 @@ def list_assets(
     return Page(items=[AssetRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/v1/assets/{asset_id}", response_model=AssetRead)
-def get_asset(asset_id: str, session: SessionDep, actor: AnyActor) -> AssetRead:
-    return AssetRead.model_validate(service.get_asset(session, actor, asset_id))
+@router.get("/v1/assets/{asset_id}", response_model=AssetRead, responses=ETAG_RESPONSE)
+def get_asset(asset_id: str, session: SessionDep, actor: AnyActor, response: Response) -> AssetRead:
+    asset = service.get_asset(session, actor, asset_id)
+    set_etag(response, asset)
+    return AssetRead.model_validate(asset)
 
 
 @router.get("/v1/assets/{asset_id}/content", response_class=FileResponse,
@@ -74,10 +78,12 @@ def get_asset_content(asset_id: str, session: SessionDep, actor: AnyActor,
                         headers={"Repr-Digest": repr_digest(asset.sha256)})
 
 
-@router.patch("/v1/assets/{asset_id}", response_model=AssetRead)
+@router.patch("/v1/assets/{asset_id}", response_model=AssetRead, responses=ETAG_RESPONSE)
 def update_asset(asset_id: str, data: AssetUpdate, session: SessionDep,
-                 actor: Writer) -> AssetRead:
-    return AssetRead.model_validate(service.update_asset(session, actor, asset_id, data))
+                 actor: Writer, response: Response, if_match: IfMatch = None) -> AssetRead:
+    asset = service.update_asset(session, actor, asset_id, data, Precondition(if_match))
+    set_etag(response, asset)
+    return AssetRead.model_validate(asset)
 
 
 @router.post("/v1/assets/{asset_id}/retire", response_model=AssetRead)

@@ -36,6 +36,7 @@ from sqlmodel import Session, select
 
 from registry.auditlog.service import Actor
 from registry.auth.models import Role
+from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.assets.service import check_upload_target
 from registry.core.errors import Conflict, RegistryError
@@ -205,7 +206,6 @@ def _init_worker(settings: Settings, actor: Actor, source_id: str, holder_id: st
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     from multiprocessing.util import Finalize
 
-    from registry.core.blobstore import LocalBlobStore
     from registry.core.db import standalone_session
     from registry.models import import_all_models
 
@@ -432,6 +432,8 @@ def ingest(root: Path, source_id: str, settings: Settings, actor: Actor, *, work
            progress: bool = True) -> Summary:
     """Register every file under ``root`` into the source; raises ``RegistryError`` when the
     source (or the holder or licence) cannot take new assets."""
+    # a previous ingest killed mid-file left its staged copy behind
+    LocalBlobStore(settings.effective_blob_dir).remove_orphans()
     reporter = Reporter(Console(stderr=True), bar=progress)
     return Ingest(settings, actor, source_id, workers=workers, holder_id=holder_id,
                   licence_id=licence_id, reporter=reporter).run(root)

@@ -1,10 +1,10 @@
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from registry.core.models import Retirable, Timestamps
+from registry.core.models import Retirable, Timestamps, Versioned
 
 
-class Asset(Timestamps, Retirable, table=True):
+class Asset(Timestamps, Retirable, Versioned, table=True):
     __tablename__ = "asset"
     __table_args__ = (sa.UniqueConstraint("source_id", "sha256", name="uq_asset_source_sha256"),)
 

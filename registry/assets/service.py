@@ -12,7 +12,9 @@ from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
-from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retire
+from registry.core.preconditions import ANY_VERSION, Precondition
+from registry.core.crud import (apply_patch, filter_retired, get_or_404, require_live, retire,
+                                 retry_on_concurrent_change)
 from registry.core.errors import Conflict, InvalidMedia, NotFound, PayloadTooLarge
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
@@ -111,19 +113,22 @@ def get_asset(session: Session, actor: Actor, asset_id: str) -> Asset:
     return asset
 
 
-def update_asset(session: Session, actor: Actor, asset_id: str, data: AssetUpdate) -> Asset:
+@retry_on_concurrent_change
+def update_asset(session: Session, actor: Actor, asset_id: str, data: AssetUpdate,
+                 precondition: Precondition = ANY_VERSION) -> Asset:
     asset = get_or_404(session, Asset, asset_id, "asset")
     changes = data.model_dump(mode="json", exclude_unset=True)
     if changes.get("holder_id"):
         require_live(session, RightsHolder, changes["holder_id"], "rights holder")
     if changes.get("licence_id"):
         require_live(session, Licence, changes["licence_id"], "licence")
-    apply_patch(asset, changes)
+    apply_patch(asset, changes, precondition)
     session.add(asset)
     commit_change(session, actor, "asset.updated", ENTITY, asset)
     return asset
 
 
+@retry_on_concurrent_change
 def retire_asset(session: Session, actor: Actor, asset_id: str, reason: str) -> Asset:
     asset = get_or_404(session, Asset, asset_id, "asset")
     retire(session, actor, asset, ENTITY, reason)

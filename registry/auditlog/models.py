@@ -13,6 +13,9 @@ class LogHead(SQLModel, table=True):
 
     id: int = Field(primary_key=True)
     size: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
+    # The size of the latest signed checkpoint: deleting that checkpoint's row leaves this
+    # pointing at nothing, which ``registry verify-log`` reports.
+    checkpoint_size: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class LogEntry(SQLModel, table=True):
@@ -50,4 +53,7 @@ class LogCheckpoint(SQLModel, table=True):
     root: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
     note: str = Field(sa_type=sa.Text, nullable=False)
     key_id: str = Field(max_length=16)
+    # The checkpoint signed before this one (None for the first): the stored checkpoints
+    # form a chain, so one deleted from the middle is missed by the next.
+    previous_size: int | None = Field(default=None, sa_type=sa.BigInteger)
     signed_at: datetime = timestamp_field(default_factory=utcnow)

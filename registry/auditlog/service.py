@@ -14,12 +14,14 @@ from typing import Any
 
 import rfc8785
 from sqlalchemy import update
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
 
 from registry.auditlog import merkle
 from registry.auditlog.merkle import NodeKey
 from registry.auditlog.models import LogEntry, LogHead, LogNode
 from registry.auth.models import Role
+from registry.core.errors import ChangedConcurrently
 from registry.core.models import utcnow
 
 
@@ -35,6 +37,9 @@ SYSTEM_ACTOR = Actor(key_id="system", role=Role.admin)
 # Secrets never enter the log, even hashed or encrypted; a manifest's envelope is logged
 # by its payload digest (it can run to megabytes and is verified by its signature).
 _NEVER_LOGGED = {"secret_hash", "encrypted_private_pem", "private_key_file", "envelope"}
+# The optimistic-concurrency counter (core.models.Versioned) is bookkeeping: each entry
+# already orders the changes, and logs written before it existed must still replay.
+_NOT_RECORDED = _NEVER_LOGGED | {"row_version"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -53,7 +58,7 @@ def _jsonable(value: Any) -> Any:
 
 def snapshot(entity: SQLModel) -> dict[str, Any]:
     """The record as the log remembers it (and as ``registry verify-log`` compares it)."""
-    return _jsonable(entity.model_dump(mode="python", exclude=_NEVER_LOGGED))
+    return _jsonable(entity.model_dump(mode="python", exclude=_NOT_RECORDED))
 
 
 @dataclass(frozen=True)
@@ -141,14 +146,30 @@ def entry_payload(entry: LogEntry, data: dict[str, Any]) -> bytes:
 def commit_change(session: Session, actor: Actor, action: str, entity_type: str,
                   entity: SQLModel) -> None:
     """Commit the staged change together with its log entry, or neither."""
+    commit_changes(session, actor, [(action, entity_type, entity)])
+
+
+def commit_changes(session: Session, actor: Actor,
+                   changes: list[tuple[str, str, SQLModel]]) -> None:
+    """Commit the staged changes together with one log entry each (in order), or nothing.
+
+    A versioned record (core.models.Versioned) changed by another request since it was
+    read matches no row at the flush: the change is refused as ChangedConcurrently (409),
+    so of simultaneous read-check-writes exactly one wins and logs."""
     try:
         # Flushing first surfaces constraint errors and, on SQLite, takes the write lock
         # before the log head is read; the refresh makes the snapshot what the database
         # actually stores (numeric scale, timestamps), so replays compare like with like.
-        session.flush()
-        session.refresh(entity)
-        append_entry(session, actor, action, entity_type, getattr(entity, "id"),
-                     record_view(session, entity_type, entity))
+        try:
+            session.flush()
+        except StaleDataError:
+            raise ChangedConcurrently(
+                "another request changed this record at the same time and was applied first; "
+                "read it again and retry if the change still applies") from None
+        for action, entity_type, entity in changes:
+            session.refresh(entity)
+            append_entry(session, actor, action, entity_type, getattr(entity, "id"),
+                         record_view(session, entity_type, entity))
         session.commit()
     except BaseException:
         session.rollback()

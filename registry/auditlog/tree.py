@@ -2,7 +2,7 @@
 
 import base64
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from registry.auditlog import merkle
@@ -37,22 +37,27 @@ def _check_size(session: Session, tree_size: int) -> None:
 
 def latest_checkpoint(session: Session, settings: Settings) -> LogCheckpoint:
     """The signed checkpoint for the current size, signing one if none exists yet."""
-    size = log_size(session)
-    stored = session.get(LogCheckpoint, size)
+    stored = session.get(LogCheckpoint, log_size(session))
     if stored is not None:
         return stored
-    root = merkle.root(size, DbNodeStore(session))
-    signer = active_signer(session, settings)
-    note = sign_checkpoint(Checkpoint(settings.log_origin, size, root), [signer]).decode()
-    checkpoint = LogCheckpoint(size=size, root=root, note=note, key_id=signer.key_id)
-    session.add(checkpoint)
-    try:
-        session.commit()
-    except IntegrityError:
-        # Another replica signed this size first; theirs is as good as ours.
+    # Signing holds the log head's row (as appends do), so checkpoints are chained in
+    # size order and the head names the latest, whichever replica signs it.
+    session.execute(update(LogHead).where(LogHead.id == 1)
+                    .values(checkpoint_size=LogHead.checkpoint_size))
+    head = session.exec(select(LogHead).where(LogHead.id == 1)
+                        .execution_options(populate_existing=True)).one()
+    stored = session.get(LogCheckpoint, head.size)
+    if stored is not None:  # another replica signed it while this one waited
         session.rollback()
-        checkpoint = session.get(LogCheckpoint, size)
-        assert checkpoint is not None
+        return stored
+    root = merkle.root(head.size, DbNodeStore(session))
+    signer = active_signer(session, settings)
+    note = sign_checkpoint(Checkpoint(settings.log_origin, head.size, root), [signer]).decode()
+    checkpoint = LogCheckpoint(size=head.size, root=root, note=note, key_id=signer.key_id,
+                               previous_size=head.checkpoint_size)
+    head.checkpoint_size = head.size
+    session.add_all([checkpoint, head])
+    session.commit()
     return checkpoint
 
 

@@ -97,19 +97,42 @@ def _check_tree(session: Session, settings: Settings, tree: merkle.InMemoryNodeS
         if ours != digest:
             problems.append(Divergence("tree", f"stored Merkle node ({level}, {idx}) differs from "
                                        "the one rebuilt from the entries"))
+    _check_checkpoints(session, settings, tree, problems)
+
+
+def _check_checkpoints(session: Session, settings: Settings, tree: merkle.InMemoryNodeStore,
+                       problems: list[Divergence]) -> None:
+    """Every stored checkpoint: its signature, its stored size and root against the ones
+    it signs, that root against the tree rebuilt at its size; and the chain -- each names
+    the one before it, the log head names the last -- so none was deleted."""
+    def problem(detail: str) -> None:
+        problems.append(Divergence("checkpoint", detail))
+
     keys = load_keyring(session, settings).verifiers()
+    previous = None
     for checkpoint in session.exec(select(LogCheckpoint).order_by(LogCheckpoint.size)).all():
+        if checkpoint.previous_size != previous:
+            problem(f"checkpoint {checkpoint.size} follows checkpoint {checkpoint.previous_size}, "
+                    f"but the one stored before it is {previous} (a checkpoint was deleted)")
+        previous = checkpoint.size
         try:
             signed = verify_checkpoint(checkpoint.note, keys, expected_origin=settings.log_origin)
         except NoteError as exc:
-            problems.append(Divergence("checkpoint", f"checkpoint {checkpoint.size}: {exc}"))
+            problem(f"checkpoint {checkpoint.size}: {exc}")
             continue
+        if (signed.size, signed.root) != (checkpoint.size, checkpoint.root):
+            problem(f"checkpoint {checkpoint.size}: the stored size or root differs from the "
+                    "signed note's (the row was edited)")
         if signed.size > tree.size:
-            problems.append(Divergence("checkpoint", f"signed checkpoint of size {signed.size} is "
-                                       f"beyond the log's {tree.size} entries (log truncated)"))
+            problem(f"signed checkpoint of size {signed.size} is beyond the log's {tree.size} "
+                    "entries (log truncated)")
         elif merkle.root(signed.size, tree) != signed.root:
-            problems.append(Divergence("checkpoint", f"signed checkpoint of size {signed.size} does "
-                                       "not match the log rebuilt from its entries (history rewritten)"))
+            problem(f"signed checkpoint of size {signed.size} does not match the log rebuilt "
+                    "from its entries (history rewritten)")
+    latest = session.exec(select(LogHead.checkpoint_size).where(LogHead.id == 1)).one()
+    if latest != previous:
+        problem(f"the log head names checkpoint {latest} as the latest signed, but the latest "
+                f"stored is {previous} (a checkpoint was deleted)")
 
 
 def _check_records(session: Session, latest: dict[tuple[str, str], tuple[int, dict]],

@@ -3,7 +3,7 @@ from enum import Enum
 
 from sqlmodel import Field, SQLModel
 
-from registry.core.models import timestamp_field, utcnow
+from registry.core.models import Versioned, timestamp_field, utcnow
 
 
 class Role(str, Enum):
@@ -13,7 +13,7 @@ class Role(str, Enum):
     auditor = "auditor"
 
 
-class ApiKey(SQLModel, table=True):
+class ApiKey(Versioned, table=True):
     __tablename__ = "api_key"
 
     id: str = Field(primary_key=True, max_length=40)

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import ApiKey, Role
 from registry.auth.schemas import ApiKeyCreate
+from registry.core.crud import retry_on_concurrent_change
 from registry.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from registry.core.ids import new_id
 from registry.core.models import utcnow
@@ -52,14 +53,16 @@ def create_key(session: Session, actor: Actor, data: ApiKeyCreate) -> IssuedKey:
     return IssuedKey(record, f"{KEY_PREFIX}{key_id}_{secret}")
 
 
+@retry_on_concurrent_change
 def revoke_key(session: Session, actor: Actor, key_id: str) -> ApiKey:
     record = session.get(ApiKey, key_id)
     if record is None:
         raise NotFound(f"API key {key_id} does not exist")
-    if record.revoked_at is None:
-        record.revoked_at = utcnow()
-        session.add(record)
-        commit_change(session, actor, "key.revoked", "api_key", record)
+    if record.revoked_at is not None:
+        raise Conflict(f"API key {key_id} was already revoked at {record.revoked_at.isoformat()}")
+    record.revoked_at = utcnow()
+    session.add(record)
+    commit_change(session, actor, "key.revoked", "api_key", record)
     return record
 
 

@@ -6,13 +6,14 @@ from registry.auth.deps import CheckReader, Writer
 from registry.checkjobs import service
 from registry.checkjobs.models import JobState
 from registry.checkjobs.schemas import CheckJobRead
-from registry.core.deps import BlobsDep, SessionDep, SettingsDep
+from registry.core.deps import SINGLE_PARTS, BlobsDep, SessionDep, SettingsDep
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 router = APIRouter(prefix="/v1/check-jobs", tags=["Near-copy checks"])
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=CheckJobRead)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=CheckJobRead,
+             dependencies=[SINGLE_PARTS])
 def submit_check_job(
     request: Request,
     response: Response,

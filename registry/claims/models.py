@@ -3,10 +3,10 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from registry.core.models import Timestamps, json_field, timestamp_field, utcnow
+from registry.core.models import Timestamps, Versioned, json_field, timestamp_field, utcnow
 
 
-class Claim(Timestamps, table=True):
+class Claim(Timestamps, Versioned, table=True):
     """A rights holder's claim: copyright (against a generation) or compensation (against
     a model's training use). Claims are never retired: they end settled or rejected."""
 

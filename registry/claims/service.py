@@ -18,7 +18,7 @@ from registry.claims.models import Claim, ClaimEvent
 from registry.claims.schemas import (ClaimCreate, ClaimKind, ClaimStatus, CompensationEvidence,
                                      CopyrightEvidence)
 from registry.core.config import Settings
-from registry.core.crud import require_live
+from registry.core.crud import require_live, retry_on_concurrent_change
 from registry.core.errors import Conflict, Forbidden
 from registry.core.ids import new_id
 from registry.core.models import utcnow
@@ -99,6 +99,7 @@ def get_claim(session: Session, actor: Actor, claim_id: str) -> Claim:
     return get_held_record(session, actor, Claim, claim_id, "claim")
 
 
+@retry_on_concurrent_change
 def transition(session: Session, actor: Actor, claim_id: str, to: ClaimStatus,
                comment: str | None) -> Claim:
     claim = get_claim(session, actor, claim_id)
@@ -119,11 +120,14 @@ def transition(session: Session, actor: Actor, claim_id: str, to: ClaimStatus,
     return claim
 
 
+@retry_on_concurrent_change
 def add_comment(session: Session, actor: Actor, claim_id: str, comment: str) -> ClaimEvent:
     claim = get_claim(session, actor, claim_id)
     if actor.role not in PARTIES:
         raise Forbidden(f"role '{actor.role.value}' is not a party to claims and may not comment")
     event = _event(claim, actor, claim.status, comment, claim.status)
+    # The claim's row changes with every event, so events are logged one at a time, each
+    # entry holding the history up to it.
     claim.updated_at = utcnow()
     session.add(claim)
     session.add(event)

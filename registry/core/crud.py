@@ -1,15 +1,46 @@
 """Helpers every domain service uses for the read/update/retire parts of its records."""
 
-from typing import Any, TypeVar
+import functools
+import random
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, SQLModel
 
 from registry.auditlog.service import Actor, commit_change
-from registry.core.errors import Conflict, NotFound
-from registry.core.models import utcnow
+from registry.core.errors import ChangedConcurrently, Conflict, NotFound
+from registry.core.models import Versioned, utcnow
+from registry.core.preconditions import ANY_VERSION, Precondition
 
 M = TypeVar("M", bound=SQLModel)
+P = ParamSpec("P")
+R = TypeVar("R")
+CONCURRENT_CHANGE_ATTEMPTS = 10
+
+
+def retry_on_concurrent_change(change: Callable[P, R]) -> Callable[P, R]:
+    """Run a read-check-write again when a simultaneous change to the same record won
+    (ChangedConcurrently): it re-reads, so it re-decides on the state that won -- a
+    second retire or the same claim transition is then refused as such (409), a PATCH
+    without If-Match applies on top, one with If-Match fails its precondition (412).
+    Only for changes whose checks make a repeat safe (not e.g. a signing-key rotation,
+    which would rotate twice). The first argument is the request's session."""
+    @functools.wraps(change)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = args[0]
+        for attempt in range(1, CONCURRENT_CHANGE_ATTEMPTS + 1):
+            try:
+                return change(*args, **kwargs)
+            except ChangedConcurrently:
+                if attempt == CONCURRENT_CHANGE_ATTEMPTS:
+                    raise
+                session.expire_all()  # type: ignore[attr-defined]
+                # jitter: writers that collided do not collide again in lockstep
+                time.sleep(random.uniform(0, 0.005 * attempt))
+        raise AssertionError("unreachable")
+    return run
 
 
 class RetireRequest(BaseModel):
@@ -33,7 +64,9 @@ def require_live(session: Session, model: type[M], record_id: str, label: str) -
     return record
 
 
-def apply_patch(entity: SQLModel, changes: dict[str, Any]) -> None:
+def apply_patch(entity: Versioned, changes: dict[str, Any],
+                precondition: Precondition = ANY_VERSION) -> None:
+    precondition.check(entity)
     if getattr(entity, "retired_at", None) is not None:
         raise Conflict(f"{getattr(entity, 'id')} is retired and can no longer be changed")
     for name, value in changes.items():

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
+from registry.core.errors import InvalidInput
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -26,3 +27,16 @@ def get_blobs(request: Request) -> LocalBlobStore:
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BlobsDep = Annotated[LocalBlobStore, Depends(get_blobs)]
+
+
+async def _no_repeated_parts(request: Request) -> None:
+    """Refuse a multipart body that repeats a field the endpoint takes once: FastAPI keeps
+    one of them and would silently drop the rest (say, 499 of 500 ``file`` parts)."""
+    form = await request.form()  # already parsed for the endpoint's own fields: cached
+    for name in set(form.keys()):
+        if (count := len(form.getlist(name))) > 1:
+            raise InvalidInput(f"this endpoint takes one '{name}' part; the request has {count} "
+                               "(send one request per file)")
+
+
+SINGLE_PARTS = Depends(_no_repeated_parts)

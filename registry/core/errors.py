@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("registry")
@@ -48,6 +49,14 @@ class NotFound(RegistryError):
 
 class Conflict(RegistryError):
     status, slug, title = 409, "conflict", "Conflict"
+
+
+class ChangedConcurrently(Conflict):
+    slug, title = "changed-concurrently", "Changed by a concurrent request"
+
+
+class PreconditionFailed(RegistryError):
+    status, slug, title = 412, "precondition-failed", "The record's ETag does not match If-Match"
 
 
 class PayloadTooLarge(RegistryError):
@@ -125,6 +134,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(409, "conflict", "Conflict",
                                 f"the change conflicts with an existing record ({reason})",
                                 request.url.path)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # A versioned update flushed outside commit_changes (which names the problem itself).
+        return problem_response(409, ChangedConcurrently.slug, ChangedConcurrently.title,
+                                "another request changed this record at the same time; "
+                                "read it again and retry", request.url.path)
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 
@@ -53,3 +54,19 @@ class Retirable(SQLModel):
     @property
     def retired(self) -> bool:
         return self.retired_at is not None
+
+
+class Versioned(SQLModel):
+    """A record that changes after it is created. Every ORM update of it is made
+    conditional on the ``row_version`` it was read with (SQLAlchemy's version counter:
+    ``UPDATE ... WHERE id = ? AND row_version = ?``), so of two requests that read the same
+    state and both change it, the database lets exactly one through; the other's update
+    matches no row and is refused (``auditlog.service.commit_change``). It is also the
+    record's HTTP ETag (``core/preconditions.py``)."""
+
+    row_version: int = Field(default=1, nullable=False,
+                             sa_column_kwargs={"server_default": sa.text("1")})
+
+    @declared_attr  # type: ignore[misc]
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.row_version}

@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from registry.auth.deps import AnyActor, Writer
 from registry.core.deps import SessionDep
 from registry.core.crud import RetireRequest
+from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from registry.holders import service
 from registry.holders.schemas import HolderCreate, HolderKind, HolderRead, HolderUpdate
@@ -32,17 +33,22 @@ def list_holders(
     return Page(items=[HolderRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{holder_id}", response_model=HolderRead)
-def get_holder(holder_id: str, session: SessionDep, actor: AnyActor) -> HolderRead:
-    return HolderRead.model_validate(service.get_holder(session, actor, holder_id))
+@router.get("/{holder_id}", response_model=HolderRead, responses=ETAG_RESPONSE)
+def get_holder(holder_id: str, session: SessionDep, actor: AnyActor,
+               response: Response) -> HolderRead:
+    holder = service.get_holder(session, actor, holder_id)
+    set_etag(response, holder)
+    return HolderRead.model_validate(holder)
 
 
-@router.patch("/{holder_id}", response_model=HolderRead)
+@router.patch("/{holder_id}", response_model=HolderRead, responses=ETAG_RESPONSE)
 def update_holder(holder_id: str, data: HolderUpdate, session: SessionDep,
-                  actor: AnyActor) -> HolderRead:
+                  actor: AnyActor, response: Response, if_match: IfMatch = None) -> HolderRead:
     """Curators and admins edit any holder; a rights holder edits its own record."""
     service.require_editor(actor, holder_id)
-    return HolderRead.model_validate(service.update_holder(session, actor, holder_id, data))
+    holder = service.update_holder(session, actor, holder_id, data, Precondition(if_match))
+    set_etag(response, holder)
+    return HolderRead.model_validate(holder)
 
 
 @router.post("/{holder_id}/retire", response_model=HolderRead)

@@ -2,10 +2,10 @@ from typing import Any
 
 from sqlmodel import Field
 
-from registry.core.models import Retirable, Timestamps, json_field
+from registry.core.models import Retirable, Timestamps, Versioned, json_field
 
 
-class RightsHolder(Timestamps, Retirable, table=True):
+class RightsHolder(Timestamps, Retirable, Versioned, table=True):
     __tablename__ = "rights_holder"
 
     id: str = Field(primary_key=True, max_length=40)

@@ -4,7 +4,9 @@ from sqlmodel import Session, SQLModel, select
 
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
-from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retire
+from registry.core.preconditions import ANY_VERSION, Precondition
+from registry.core.crud import (apply_patch, filter_retired, get_or_404, require_live, retire,
+                                 retry_on_concurrent_change)
 from registry.core.errors import Forbidden, InvalidInput, NotFound
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
@@ -70,15 +72,17 @@ def require_editor(actor: Actor, holder_id: str) -> None:
         raise NotFound(f"rights holder {holder_id} does not exist")
 
 
+@retry_on_concurrent_change
 def update_holder(session: Session, actor: Actor, holder_id: str,
-                  data: HolderUpdate) -> RightsHolder:
+                  data: HolderUpdate, precondition: Precondition = ANY_VERSION) -> RightsHolder:
     holder = get_holder(session, actor, holder_id)
-    apply_patch(holder, data.model_dump(mode="json", exclude_unset=True))
+    apply_patch(holder, data.model_dump(mode="json", exclude_unset=True), precondition)
     session.add(holder)
     commit_change(session, actor, "rights_holder.updated", ENTITY, holder)
     return holder
 
 
+@retry_on_concurrent_change
 def retire_holder(session: Session, actor: Actor, holder_id: str, reason: str) -> RightsHolder:
     holder = get_or_404(session, RightsHolder, holder_id, "rights holder")
     retire(session, actor, holder, ENTITY, reason)

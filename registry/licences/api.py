@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from registry.auth.deps import AnyActor, Writer
 from registry.core.deps import SessionDep
 from registry.core.crud import RetireRequest
+from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from registry.licences import service
 from registry.licences.schemas import AiTraining, LicenceCreate, LicenceRead, LicenceUpdate
@@ -34,15 +35,20 @@ def list_licences(
     return Page(items=[LicenceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{licence_id}", response_model=LicenceRead)
-def get_licence(licence_id: str, session: SessionDep, actor: AnyActor) -> LicenceRead:
-    return LicenceRead.model_validate(service.get_licence(session, licence_id))
+@router.get("/{licence_id}", response_model=LicenceRead, responses=ETAG_RESPONSE)
+def get_licence(licence_id: str, session: SessionDep, actor: AnyActor,
+                response: Response) -> LicenceRead:
+    licence = service.get_licence(session, licence_id)
+    set_etag(response, licence)
+    return LicenceRead.model_validate(licence)
 
 
-@router.patch("/{licence_id}", response_model=LicenceRead)
+@router.patch("/{licence_id}", response_model=LicenceRead, responses=ETAG_RESPONSE)
 def update_licence(licence_id: str, data: LicenceUpdate, session: SessionDep,
-                   actor: Writer) -> LicenceRead:
-    return LicenceRead.model_validate(service.update_licence(session, actor, licence_id, data))
+                   actor: Writer, response: Response, if_match: IfMatch = None) -> LicenceRead:
+    licence = service.update_licence(session, actor, licence_id, data, Precondition(if_match))
+    set_etag(response, licence)
+    return LicenceRead.model_validate(licence)
 
 
 @router.post("/{licence_id}/retire", response_model=LicenceRead)

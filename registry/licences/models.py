@@ -4,10 +4,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from registry.core.models import Retirable, Timestamps, json_field
+from registry.core.models import Retirable, Timestamps, Versioned, json_field
 
 
-class Licence(Timestamps, Retirable, table=True):
+class Licence(Timestamps, Retirable, Versioned, table=True):
     __tablename__ = "licence"
 
     id: str = Field(primary_key=True, max_length=40)

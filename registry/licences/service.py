@@ -3,7 +3,8 @@ from types import SimpleNamespace
 from sqlmodel import Session, select
 
 from registry.auditlog.service import Actor, audited, commit_change
-from registry.core.crud import apply_patch, filter_retired, get_or_404, retire
+from registry.core.preconditions import ANY_VERSION, Precondition
+from registry.core.crud import apply_patch, filter_retired, get_or_404, retire, retry_on_concurrent_change
 from registry.core.errors import Conflict, InvalidInput
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
@@ -28,8 +29,9 @@ def get_licence(session: Session, licence_id: str) -> Licence:
     return get_or_404(session, Licence, licence_id, "licence")
 
 
+@retry_on_concurrent_change
 def update_licence(session: Session, actor: Actor, licence_id: str,
-                   data: LicenceUpdate) -> Licence:
+                   data: LicenceUpdate, precondition: Precondition = ANY_VERSION) -> Licence:
     licence = get_licence(session, licence_id)
     if licence.builtin:
         raise Conflict("built-in licences are fixed; register a custom licence with your terms")
@@ -43,12 +45,13 @@ def update_licence(session: Session, actor: Actor, licence_id: str,
         check_terms(merged)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-    apply_patch(licence, changes)
+    apply_patch(licence, changes, precondition)
     session.add(licence)
     commit_change(session, actor, "licence.updated", ENTITY, licence)
     return licence
 
 
+@retry_on_concurrent_change
 def retire_licence(session: Session, actor: Actor, licence_id: str, reason: str) -> Licence:
     licence = get_licence(session, licence_id)
     retire(session, actor, licence, ENTITY, reason)

@@ -6,10 +6,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from registry.core.models import Retirable, Timestamps
+from registry.core.models import Retirable, Timestamps, Versioned
 
 
-class AIModel(Timestamps, Retirable, table=True):
+class AIModel(Timestamps, Retirable, Versioned, table=True):
     """A generative model as its owner declares it (``ai_model``: "model" is reserved
     in pydantic and ambiguous in a registry of media)."""
 
@@ -38,7 +38,7 @@ class ModelSource(SQLModel, table=True):
     weight: Decimal = Field(sa_type=sa.Numeric(12, 6))
 
 
-class Generation(Timestamps, Retirable, table=True):
+class Generation(Timestamps, Retirable, Versioned, table=True):
     """A generated image or clip: which model made it, for which production."""
 
     __tablename__ = "generation"

@@ -18,7 +18,7 @@ from registry.assets.service import get_asset
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.checks.models import Check
 from registry.checks.service import get_check
-from registry.core.crud import filter_retired, get_or_404, require_live, retire
+from registry.core.crud import filter_retired, get_or_404, require_live, retire, retry_on_concurrent_change
 from registry.core.errors import Conflict, InvalidInput
 from registry.core.ids import new_id
 from registry.core.models import utcnow
@@ -166,6 +166,7 @@ def get_model(session: Session, model_id: str) -> AIModel:
     return get_or_404(session, AIModel, model_id, "model")
 
 
+@retry_on_concurrent_change
 def retire_model(session: Session, actor: Actor, model_id: str, reason: str) -> AIModel:
     model = get_or_404(session, AIModel, model_id, "model")
     retire(session, actor, model, MODEL, reason)

@@ -3,10 +3,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from registry.core.models import Retirable, Timestamps, timestamp_field
+from registry.core.models import Retirable, Timestamps, Versioned, timestamp_field
 
 
-class OptOut(Timestamps, Retirable, table=True):
+class OptOut(Timestamps, Retirable, Versioned, table=True):
     """A rights holder's reservation of a work against AI training (a TDM opt-out), from a date.
 
     The work is named by content digest, by ``imagehash.phash`` (near copies count), or both;

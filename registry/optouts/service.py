@@ -19,7 +19,7 @@ from registry.assets.models import Asset
 from registry.assets.service import holder_scope_clause as asset_scope
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
-from registry.core.crud import filter_retired, retire
+from registry.core.crud import filter_retired, retire, retry_on_concurrent_change
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
 from registry.evaluation.schemas import Reason
@@ -72,6 +72,7 @@ def list_opt_outs(session: Session, actor: Actor, *, holder_id: str | None,
     return paginate(session, filter_retired(stmt, OptOut, retired), OptOut.id, cursor, limit)
 
 
+@retry_on_concurrent_change
 def withdraw_opt_out(session: Session, actor: Actor, opt_out_id: str, reason: str) -> OptOut:
     opt_out = get_opt_out(session, actor, opt_out_id)
     retire(session, actor, opt_out, ENTITY, reason)

@@ -3,10 +3,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from registry.core.models import timestamp_field, utcnow
+from registry.core.models import Versioned, timestamp_field, utcnow
 
 
-class SigningKeyRecord(SQLModel, table=True):
+class SigningKeyRecord(Versioned, table=True):
     """One of the registry's Ed25519 keys. The private half is PKCS#8 encrypted with
     REGISTRY_KEY_PASSPHRASE, or (development only) kept in a 0600 file instead."""
 

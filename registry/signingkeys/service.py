@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.auditlog.service import Actor, audited, commit_change, commit_changes
 from registry.core.config import Environment, Settings
 from registry.core.errors import Conflict, ServiceUnavailable
 from registry.core.models import utcnow
@@ -86,9 +86,11 @@ def rotate(session: Session, settings: Settings, actor: Actor,
     assert old is not None
     old.not_after = now
     session.add(old)
-    commit_change(session, actor, "signing_key.retired", ENTITY, old)
     record = _store(session, settings, new_key)
-    commit_change(session, actor, "signing_key.created", ENTITY, record)
+    # One transaction: a rotation racing this one updates the same old key's row, and
+    # only one of them can (the other is refused whole, its new key never stored).
+    commit_changes(session, actor, [("signing_key.retired", ENTITY, old),
+                                    ("signing_key.created", ENTITY, record)])
     return record
 
 

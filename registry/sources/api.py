@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from registry.auth.deps import AnyActor, Writer
 from registry.core.deps import SessionDep
 from registry.core.crud import RetireRequest
+from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from registry.sources import service
 from registry.sources.schemas import SourceCreate, SourceRead, SourceUpdate
@@ -35,15 +36,20 @@ def list_sources(
     return Page(items=service.to_read(session, rows), next_cursor=next_cursor)
 
 
-@router.get("/{source_id}", response_model=SourceRead)
-def get_source(source_id: str, session: SessionDep, actor: AnyActor) -> SourceRead:
-    return service.to_read(session, [service.get_source(session, actor, source_id)])[0]
+@router.get("/{source_id}", response_model=SourceRead, responses=ETAG_RESPONSE)
+def get_source(source_id: str, session: SessionDep, actor: AnyActor,
+               response: Response) -> SourceRead:
+    source = service.get_source(session, actor, source_id)
+    set_etag(response, source)
+    return service.to_read(session, [source])[0]
 
 
-@router.patch("/{source_id}", response_model=SourceRead)
+@router.patch("/{source_id}", response_model=SourceRead, responses=ETAG_RESPONSE)
 def update_source(source_id: str, data: SourceUpdate, session: SessionDep,
-                  actor: Writer) -> SourceRead:
-    return service.to_read(session, [service.update_source(session, actor, source_id, data)])[0]
+                  actor: Writer, response: Response, if_match: IfMatch = None) -> SourceRead:
+    source = service.update_source(session, actor, source_id, data, Precondition(if_match))
+    set_etag(response, source)
+    return service.to_read(session, [source])[0]
 
 
 @router.post("/{source_id}/retire", response_model=SourceRead)

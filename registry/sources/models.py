@@ -4,7 +4,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from registry.core.models import Retirable, Timestamps, json_field
+from registry.core.models import Retirable, Timestamps, Versioned, json_field
 
 
 class SourceHolder(SQLModel, table=True):
@@ -15,7 +15,7 @@ class SourceHolder(SQLModel, table=True):
                            index=True)
 
 
-class Source(Timestamps, Retirable, table=True):
+class Source(Timestamps, Retirable, Versioned, table=True):
     __tablename__ = "source"
     __table_args__ = (sa.UniqueConstraint("name", "version", name="uq_source_name_version"),)
 

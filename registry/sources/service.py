@@ -5,7 +5,9 @@ from sqlmodel import Session, func, or_, select
 
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
-from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retire
+from registry.core.preconditions import ANY_VERSION, Precondition
+from registry.core.crud import (apply_patch, filter_retired, get_or_404, require_live, retire,
+                                 retry_on_concurrent_change)
 from registry.core.errors import Conflict, NotFound
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
@@ -80,14 +82,16 @@ def get_source(session: Session, actor: Actor, source_id: str) -> Source:
     return source
 
 
-def update_source(session: Session, actor: Actor, source_id: str, data: SourceUpdate) -> Source:
+@retry_on_concurrent_change
+def update_source(session: Session, actor: Actor, source_id: str, data: SourceUpdate,
+                  precondition: Precondition = ANY_VERSION) -> Source:
     source = get_or_404(session, Source, source_id, "source")
     changes = data.model_dump(mode="json", exclude_unset=True, exclude={"holder_ids"})
     if "acquired_on" in changes:
         changes["acquired_on"] = data.acquired_on
     if data.licence_id:
         require_live(session, Licence, data.licence_id, "licence")
-    apply_patch(source, changes)
+    apply_patch(source, changes, precondition)
     session.add(source)
     if data.holder_ids is not None:
         current = holder_ids_of(session, [source.id]).get(source.id, [])
@@ -100,6 +104,7 @@ def update_source(session: Session, actor: Actor, source_id: str, data: SourceUp
     return source
 
 
+@retry_on_concurrent_change
 def retire_source(session: Session, actor: Actor, source_id: str, reason: str) -> Source:
     source = get_or_404(session, Source, source_id, "source")
     retire(session, actor, source, ENTITY, reason)
