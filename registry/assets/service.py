@@ -8,8 +8,8 @@ from registry.assets.media import MediaInfo, probe
 from registry.fingerprints.records import fingerprint_staged
 from registry.assets.models import Asset
 from registry.assets.schemas import AssetUpdate
+from registry.access import holder_assets, readable_assets
 from registry.auditlog.service import Actor, audited, commit_change
-from registry.auth.models import Role
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.preconditions import ANY_VERSION, Precondition
@@ -20,7 +20,7 @@ from registry.core.ids import new_id
 from registry.core.pagination import paginate
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
-from registry.sources.models import Source, SourceHolder
+from registry.sources.models import Source
 
 ENTITY = "asset"
 _CHUNK = 1024 * 1024
@@ -41,13 +41,6 @@ def stage_upload(stream: BinaryIO, staged: Path, max_bytes: int) -> tuple[str, i
     if size == 0:
         raise InvalidMedia("the uploaded file is empty")
     return digest.hexdigest(), size
-
-
-def holder_scope_clause(holder_id: str | None):  # type: ignore[no-untyped-def]
-    """Assets a rights holder may see: its own, or unassigned ones in sources it holds."""
-    held_sources = select(SourceHolder.source_id).where(SourceHolder.holder_id == holder_id)
-    return or_(Asset.holder_id == holder_id,
-               and_(Asset.holder_id.is_(None), Asset.source_id.in_(held_sources)))
 
 
 def find_in_source(session: Session, source_id: str, sha256: str) -> Asset | None:
@@ -105,11 +98,8 @@ def _new_asset(source_id: str, sha256: str, size: int, info: MediaInfo, holder_i
 
 def get_asset(session: Session, actor: Actor, asset_id: str) -> Asset:
     asset = get_or_404(session, Asset, asset_id, "asset")
-    if actor.role is Role.rights_holder:
-        visible = session.exec(select(Asset.id).where(
-            Asset.id == asset_id, holder_scope_clause(actor.holder_id))).first()
-        if visible is None:
-            raise NotFound(f"asset {asset_id} does not exist")
+    if session.exec(readable_assets(select(Asset.id).where(Asset.id == asset_id), actor)).first() is None:
+        raise NotFound(f"asset {asset_id} does not exist")
     return asset
 
 
@@ -139,13 +129,11 @@ def list_assets(session: Session, actor: Actor, *, source_id: str | None, holder
                 licence_id: str | None, media_type: str | None, sha256: str | None,
                 retired: bool | None, cursor: str | None,
                 limit: int) -> tuple[list[Asset], str | None]:
-    stmt = select(Asset)
-    if actor.role is Role.rights_holder:
-        stmt = stmt.where(holder_scope_clause(actor.holder_id))
+    stmt = readable_assets(select(Asset), actor)
     if source_id:
         stmt = stmt.where(Asset.source_id == source_id)
     if holder_id:
-        stmt = stmt.where(holder_scope_clause(holder_id))
+        stmt = stmt.where(holder_assets(holder_id))
     if licence_id:
         stmt = stmt.where(or_(Asset.licence_id == licence_id, and_(
             Asset.licence_id.is_(None),

@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import Enum
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from registry.core.models import Versioned, timestamp_field, utcnow
 

@@ -20,7 +20,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 def create_model(data: ModelCreate, session: SessionDep, actor: Writer) -> ModelRead:
     """Register a model with the source versions (manifests) it was trained on and their
     weights; a source's version defaults to its latest registry-signed manifest."""
-    return service.models_to_read(session, [service.create_model(session, actor, data)])[0]
+    return service.models_to_read(session, actor, [service.create_model(session, actor, data)])[0]
 
 
 @router.get("/v1/models", response_model=Page[ModelRead])
@@ -35,21 +35,22 @@ def list_models(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ModelRead]:
-    rows, next_cursor = service.list_models(session, name=name, owner=owner, source_id=source_id,
+    rows, next_cursor = service.list_models(session, actor, name=name, owner=owner,
+                                            source_id=source_id,
                                             retired=retired, cursor=cursor, limit=limit)
-    return Page(items=service.models_to_read(session, rows), next_cursor=next_cursor)
+    return Page(items=service.models_to_read(session, actor, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/models/{model_id}", response_model=ModelRead)
 def get_model(model_id: str, session: SessionDep, actor: AnyActor) -> ModelRead:
-    return service.models_to_read(session, [service.get_model(session, model_id)])[0]
+    return service.models_to_read(session, actor, [service.get_model(session, model_id)])[0]
 
 
 @router.post("/v1/models/{model_id}/retire", response_model=ModelRead)
 def retire_model(model_id: str, body: RetireRequest, session: SessionDep,
                  actor: Writer) -> ModelRead:
     model = service.retire_model(session, actor, model_id, body.reason)
-    return service.models_to_read(session, [model])[0]
+    return service.models_to_read(session, actor, [model])[0]
 
 
 @router.post("/v1/generations", status_code=status.HTTP_201_CREATED,
@@ -97,7 +98,7 @@ def generation_lineage(generation_id: str, session: SessionDep,
                        actor: CheckReader) -> GenerationLineage:
     """generation → model → training sources (weights, pinned manifests) → the works its
     linked checks matched."""
-    return service.generation_lineage(session, generation_id)
+    return service.generation_lineage(session, actor, generation_id)
 
 
 @router.get("/v1/assets/{asset_id}/lineage", response_model=AssetLineage)

@@ -65,7 +65,8 @@ class ModelRead(BaseModel):
     description: str | None
     trained_from: date | None
     trained_until: date
-    training_sources: list[TrainingSourceRead]
+    training_sources: list[TrainingSourceRead] = Field(
+        description="The sources it was trained on; a rights holder's key sees those it may read only")
     created_at: datetime
     updated_at: datetime
     retired_at: datetime | None

@@ -15,6 +15,7 @@ from sqlmodel import Session, or_, select
 
 from registry.assets.models import Asset
 from registry.assets.service import get_asset
+from registry.access import readable_source_ids, readable_sources
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.checks.models import Check
 from registry.checks.service import get_check
@@ -116,12 +117,16 @@ def _training_sources_view(session: Session, model: AIModel) -> dict[str, Any]:
 audited(MODEL, AIModel, _training_sources_view)
 
 
-def models_to_read(session: Session, models: list[AIModel]) -> list[ModelRead]:
+def models_to_read(session: Session, actor: Actor, models: list[AIModel]) -> list[ModelRead]:
+    """Models with their training mixes, each showing only the sources the actor may read."""
     ids = [m.id for m in models]
+    links = session.exec(select(ModelSource).where(ModelSource.model_id.in_(ids))
+                         .order_by(ModelSource.source_id)).all()
+    readable = readable_source_ids(session, actor, {link.source_id for link in links})
     mixes: dict[str, list[ModelSource]] = defaultdict(list)
-    for link in session.exec(select(ModelSource).where(ModelSource.model_id.in_(ids))
-                             .order_by(ModelSource.source_id)).all():
-        mixes[link.model_id].append(link)
+    for link in links:
+        if link.source_id in readable:
+            mixes[link.model_id].append(link)
     return [ModelRead(**m.model_dump(), training_sources=[
         TrainingSourceRead(source_id=s.source_id, manifest_id=s.manifest_id,
                            manifest_sha256=s.manifest_sha256,
@@ -173,7 +178,7 @@ def retire_model(session: Session, actor: Actor, model_id: str, reason: str) -> 
     return model
 
 
-def list_models(session: Session, *, name: str | None, owner: str | None,
+def list_models(session: Session, actor: Actor, *, name: str | None, owner: str | None,
                 source_id: str | None, retired: bool | None, cursor: str | None,
                 limit: int) -> tuple[list[AIModel], str | None]:
     stmt = select(AIModel)
@@ -182,8 +187,10 @@ def list_models(session: Session, *, name: str | None, owner: str | None,
     if owner:
         stmt = stmt.where(AIModel.owner == owner)
     if source_id:
-        stmt = stmt.where(AIModel.id.in_(
-            select(ModelSource.model_id).where(ModelSource.source_id == source_id)))
+        # a source the actor may not read filters as an unknown one: to nothing
+        trained_on = readable_sources(select(ModelSource.model_id).join(
+            Source, Source.id == ModelSource.source_id).where(ModelSource.source_id == source_id), actor)
+        stmt = stmt.where(AIModel.id.in_(trained_on))
     stmt = filter_retired(stmt, AIModel, retired)
     return paginate(session, stmt, AIModel.id, cursor, limit)
 
@@ -278,7 +285,7 @@ def _sources_holding(session: Session, mix: list[ModelSource],
     return {k: sorted(v) for k, v in result.items()}
 
 
-def generation_lineage(session: Session, generation_id: str) -> GenerationLineage:
+def generation_lineage(session: Session, actor: Actor, generation_id: str) -> GenerationLineage:
     generation = get_generation(session, generation_id)
     model = get_or_404(session, AIModel, generation.model_id, "model")
     mix = training_mix(session, model.id)
@@ -294,7 +301,7 @@ def generation_lineage(session: Session, generation_id: str) -> GenerationLineag
     holding = _sources_holding(session, mix, manifests, set(digests.values()))
     return GenerationLineage(
         generation=generations_to_read(session, [generation])[0],
-        model=models_to_read(session, [model])[0],
+        model=models_to_read(session, actor, [model])[0],
         sources=[MixSource(
             source_id=link.source_id, name=sources[link.source_id].name,
             version=sources[link.source_id].version, licence_id=sources[link.source_id].licence_id,

@@ -16,7 +16,7 @@ import numpy as np
 from sqlmodel import Session, func, select
 
 from registry.assets.models import Asset
-from registry.assets.service import holder_scope_clause as asset_scope
+from registry.access import holder_assets, holder_sources
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
 from registry.core.crud import filter_retired, retire, retry_on_concurrent_change
@@ -36,7 +36,6 @@ from registry.optouts.models import OptOut
 from registry.optouts.schemas import (FlagKind, FlagsRead, ModelFlag, OptOutCreate, SourceFlag,
                                       phash_hex)
 from registry.sources.models import Source
-from registry.sources.service import holder_scope_clause as source_scope
 
 ENTITY = "opt_out"
 PHASH_RADIUS = DEFAULT_RADIUS  # 8 of 64 bits: the frame index's match radius
@@ -195,7 +194,7 @@ def _owned(session: Session, holder_id: str, asset_ids: list[str]) -> set[str]:
     if not asset_ids:
         return set()
     return set(session.exec(select(Asset.id).where(Asset.id.in_(asset_ids),
-                                                   asset_scope(holder_id))).all())
+                                                   holder_assets(holder_id))).all())
 
 
 def _visible_works(session: Session, actor: Actor, live: LiveIndex | None) -> list[OptedOutWork]:
@@ -223,7 +222,7 @@ def _expiry_flags(session: Session, actor: Actor, on: date) -> list[SourceFlag]:
     own = (select(Source, Licence).join(Licence, Licence.id == Source.licence_id)
            .where(Source.retired_at.is_(None), Licence.valid_until < on).order_by(Source.id))
     if holder is not None:
-        own = own.where(source_scope(holder))
+        own = own.where(holder_sources(holder))
     flags = []
     for src, lic in session.exec(own).all():
         flags.append(SourceFlag(kind=FlagKind.licence_expired, source_id=src.id,
@@ -238,7 +237,7 @@ def _expiry_flags(session: Session, actor: Actor, on: date) -> list[SourceFlag]:
                         Licence.valid_until < on)
                  .group_by(Asset.source_id, Asset.licence_id))
     if holder is not None:
-        per_asset = per_asset.where(asset_scope(holder))
+        per_asset = per_asset.where(holder_assets(holder))
     grouped = sorted(session.exec(per_asset).all())
     licences = {lic.id: lic for lic in session.exec(select(Licence).where(
         Licence.id.in_({g[1] for g in grouped}))).all()}

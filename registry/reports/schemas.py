@@ -243,7 +243,8 @@ class CompensationStatement(BaseModel):
     currency: str
     minor_unit_exponent: int
     formula: Formula
-    sources: list[SourceShare]
+    sources: list[SourceShare] = Field(description="The model's training sources; a rights "
+                                       "holder's key sees those it may read only")
     match_total: str
     line_count: int = Field(description="Lines in the full statement")
     lines: list[StatementLine] = Field(description="A rights holder's key sees only its own line")

@@ -11,8 +11,8 @@ from iso4217 import Currency
 from sqlmodel import Session, func, select
 
 from registry.assets.models import Asset
+from registry.access import readable_source_ids, scoped
 from registry.auditlog.service import Actor
-from registry.auth.models import Role
 from registry.core.crud import get_or_404
 from registry.core.errors import InvalidInput
 from registry.holders.models import RightsHolder
@@ -108,7 +108,8 @@ def compensation(session: Session, actor: Actor, model_id: str, period_start: da
         share=fraction_text(h.share), share_decimal=decimal_text(h.share), amount=h.amount)
         for h in division.holders]
     line_count, distributed = len(lines), sum((line.amount for line in lines), Decimal(0))
-    if actor.role is Role.rights_holder:
+    readable = readable_source_ids(session, actor, sources)
+    if scoped(actor):  # its own line, and the training sources it may read
         lines = [line for line in lines if line.holder_id == actor.holder_id]
     return CompensationStatement(
         model=ModelRef(id=model.id, name=model.name, version=model.version, owner=model.owner),
@@ -126,6 +127,6 @@ def compensation(session: Session, actor: Actor, model_id: str, period_start: da
                              normalised_weight=fraction_text(division.normalised_weights.get(s.source_id, Fraction(0))),
                              live_assets=s.live_assets,
                              attributable_units=fraction_text(sum(s.units.values(), Fraction(0))))
-                 for s in inputs],
+                 for s in inputs if s.source_id in readable],
         match_total=fraction_text(division.match_total), line_count=line_count, lines=lines,
         distributed=distributed)

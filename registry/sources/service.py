@@ -1,10 +1,10 @@
 from collections import defaultdict
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, or_, select
+from sqlmodel import Session, func, select
 
+from registry.access import readable_sources
 from registry.auditlog.service import Actor, audited, commit_change
-from registry.auth.models import Role
 from registry.core.preconditions import ANY_VERSION, Precondition
 from registry.core.crud import (apply_patch, filter_retired, get_or_404, require_live, retire,
                                  retry_on_concurrent_change)
@@ -63,22 +63,10 @@ def create_source(session: Session, actor: Actor, data: SourceCreate) -> Source:
     return source
 
 
-def holder_scope_clause(holder_id: str | None):  # type: ignore[no-untyped-def]
-    """Sources a rights holder may see: those it holds, or that hold one of its assets."""
-    from registry.assets.models import Asset
-
-    held = select(SourceHolder.source_id).where(SourceHolder.holder_id == holder_id)
-    with_assets = select(Asset.source_id).where(Asset.holder_id == holder_id)
-    return or_(Source.id.in_(held), Source.id.in_(with_assets))
-
-
 def get_source(session: Session, actor: Actor, source_id: str) -> Source:
     source = get_or_404(session, Source, source_id, "source")
-    if actor.role is Role.rights_holder:
-        visible = session.exec(select(Source.id).where(
-            Source.id == source_id, holder_scope_clause(actor.holder_id))).first()
-        if visible is None:
-            raise NotFound(f"source {source_id} does not exist")
+    if session.exec(readable_sources(select(Source.id).where(Source.id == source_id), actor)).first() is None:
+        raise NotFound(f"source {source_id} does not exist")
     return source
 
 
@@ -115,9 +103,7 @@ def list_sources(session: Session, actor: Actor, *, holder_id: str | None,
                  licence_id: str | None, media_type: str | None, name: str | None,
                  retired: bool | None, cursor: str | None,
                  limit: int) -> tuple[list[Source], str | None]:
-    stmt = select(Source)
-    if actor.role is Role.rights_holder:
-        stmt = stmt.where(holder_scope_clause(actor.holder_id))
+    stmt = readable_sources(select(Source), actor)
     if holder_id:
         stmt = stmt.where(Source.id.in_(
             select(SourceHolder.source_id).where(SourceHolder.holder_id == holder_id)))

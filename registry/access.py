@@ -1,0 +1,55 @@
+"""What a rights holder's key may read, written once for every service.
+
+Admins, curators and auditors read everything. A rights holder reads:
+- **assets**: its works -- assets naming it as their holder, and assets naming no holder in
+  sources it holds (an asset's holder is its own, else its source's);
+- **sources**: the sources it holds, and those holding one of its works.
+Everything else answers as unknown (404), and records that point at other holders' sources
+(a model's training mix, a compensation statement) show only the sources it may read.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, select
+
+from registry.assets.models import Asset
+from registry.auditlog.service import Actor
+from registry.auth.models import Role
+from registry.sources.models import Source, SourceHolder
+
+
+def holder_assets(holder_id: str | None) -> Any:
+    """SQL clause: the assets that are ``holder_id``'s works."""
+    held_sources = select(SourceHolder.source_id).where(SourceHolder.holder_id == holder_id)
+    return or_(Asset.holder_id == holder_id,
+               and_(Asset.holder_id.is_(None), Asset.source_id.in_(held_sources)))
+
+
+def holder_sources(holder_id: str | None) -> Any:
+    """SQL clause: the sources ``holder_id`` holds or that hold one of its works."""
+    held = select(SourceHolder.source_id).where(SourceHolder.holder_id == holder_id)
+    with_assets = select(Asset.source_id).where(Asset.holder_id == holder_id)
+    return or_(Source.id.in_(held), Source.id.in_(with_assets))
+
+
+def scoped(actor: Actor) -> bool:
+    """Whether the actor reads only its own holder's part of the registry."""
+    return actor.role is Role.rights_holder
+
+
+def readable_assets(statement: Any, actor: Actor) -> Any:
+    return statement.where(holder_assets(actor.holder_id)) if scoped(actor) else statement
+
+
+def readable_sources(statement: Any, actor: Actor) -> Any:
+    return statement.where(holder_sources(actor.holder_id)) if scoped(actor) else statement
+
+
+def readable_source_ids(session: Session, actor: Actor, source_ids: Iterable[str]) -> set[str]:
+    """Which of these sources the actor may read (one query)."""
+    ids = set(source_ids)
+    if not scoped(actor) or not ids:
+        return ids
+    return set(session.exec(readable_sources(select(Source.id).where(Source.id.in_(ids)), actor)).all())
