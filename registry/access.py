@@ -2,13 +2,14 @@
 
 Admins, curators and auditors read everything. A rights holder reads:
 - **assets**: its works -- assets naming it as their holder, and assets naming no holder in
-  sources it holds (an asset's holder is its own, else its source's);
+  sources it holds (an asset's holders are its own, else its source's: ``holders_of``, and
+  its licence likewise: ``licence_of``);
 - **sources**: the sources it holds, and those holding one of its works.
 Everything else answers as unknown (404), and records that point at other holders' sources
 (a model's training mix, a compensation statement) show only the sources it may read.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, or_
@@ -18,6 +19,16 @@ from registry.assets.models import Asset
 from registry.auditlog.service import Actor
 from registry.auth.models import Role
 from registry.sources.models import Source, SourceHolder
+
+
+def holders_of(asset_holder_id: str | None, source_holder_ids: Sequence[str]) -> list[str]:
+    """An asset's rights holders: the one it names, else its source's (who share it)."""
+    return [asset_holder_id] if asset_holder_id else list(source_holder_ids)
+
+
+def licence_of(asset_licence_id: str | None, source_licence_id: str) -> str:
+    """An asset's licence: the one it names, else its source's."""
+    return asset_licence_id or source_licence_id
 
 
 def holder_assets(holder_id: str | None) -> Any:

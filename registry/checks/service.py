@@ -10,6 +10,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from registry.access import holders_of, licence_of
 from registry.assets.media import MediaInfo, probe
 from registry.assets.models import Asset
 from registry.assets.service import stage_upload
@@ -228,7 +229,7 @@ def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:
     sources = {s.id: s for s in session.exec(select(Source).where(
         Source.id.in_({a.source_id for a in assets.values()}))).all()}
     holders = holder_ids_of(session, list(sources))
-    licence_ids = {a.licence_id or sources[a.source_id].licence_id for a in assets.values()}
+    licence_ids = {licence_of(a.licence_id, sources[a.source_id].licence_id) for a in assets.values()}
     licences = {lic.id: lic for lic in session.exec(select(Licence).where(Licence.id.in_(licence_ids))).all()}
     matches: dict[str, Match] = {}
     for hit in sorted(hits, key=Hit.rank):
@@ -236,10 +237,10 @@ def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:
         if asset is None or asset.id in matches:
             continue
         src = sources[asset.source_id]
-        licence = licences[asset.licence_id or src.licence_id]
+        licence = licences[licence_of(asset.licence_id, src.licence_id)]
         matches[asset.id] = Match(
             asset_id=asset.id, source_id=src.id, source_name=f"{src.name} {src.version}",
-            holder_ids=[asset.holder_id] if asset.holder_id else holders.get(src.id, []),
+            holder_ids=holders_of(asset.holder_id, holders.get(src.id, [])),
             licence_id=licence.id, licence=licence.identifier, via=hit.via,
             distance=hit.distance, reference_time_s=hit.reference_time_s,
             score=round(hit.score, SCORE_DECIMALS), verdict=Verdict(hit.verdict), spans=hit.spans,

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from registry.access import holders_of
 from registry.assets.models import Asset
 from registry.auditlog import merkle, tree
 from registry.auditlog.models import LogEntry
@@ -96,9 +97,7 @@ def owned_assets(session: Session, holder_id: str, asset_ids: set[str]) -> dict[
     holder in a source the holder is linked to."""
     assets = session.exec(select(Asset).where(Asset.id.in_(asset_ids))).all() if asset_ids else []
     linked = holder_ids_of(session, list({a.source_id for a in assets}))
-    return {a.id: a for a in assets
-            if a.holder_id == holder_id or (a.holder_id is None
-                                            and holder_id in linked.get(a.source_id, []))}
+    return {a.id: a for a in assets if holder_id in holders_of(a.holder_id, linked.get(a.source_id, []))}
 
 
 def _checkpoint(session: Session, settings: Settings) -> tuple[str, int]:

@@ -15,7 +15,7 @@ from sqlmodel import Session, or_, select
 
 from registry.assets.models import Asset
 from registry.assets.service import get_asset
-from registry.access import readable_source_ids, readable_sources
+from registry.access import holders_of, licence_of, readable_source_ids, readable_sources
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.checks.models import Check
 from registry.checks.service import get_check
@@ -331,9 +331,9 @@ def asset_lineage(session: Session, actor: Actor, asset_id: str) -> AssetLineage
         asset_id=asset.id, sha256=asset.sha256, media_type=asset.media_type,
         copies=[WorkCopy(
             asset_id=c.id, source_id=c.source_id,
-            holder_ids=[c.holder_id] if c.holder_id else holders.get(c.source_id, []),
-            licence_id=c.licence_id or sources[c.source_id].licence_id,
-            licence=licences.get(c.licence_id or sources[c.source_id].licence_id, ""),
+            holder_ids=holders_of(c.holder_id, holders.get(c.source_id, [])),
+            licence_id=licence_of(c.licence_id, sources[c.source_id].licence_id),
+            licence=licences.get(licence_of(c.licence_id, sources[c.source_id].licence_id), ""),
             retired=c.retired_at is not None) for c in copies],
         sources=[HoldingSource(
             source_id=sid, name=sources[sid].name, version=sources[sid].version,

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from registry.access import licence_of
 from registry.assets.models import Asset
 from registry.auditlog.service import Actor, audited, commit_change
 from registry.auth.models import Role
@@ -49,7 +50,7 @@ def asset_entry(row: Any, source: Source) -> dict[str, Any]:
     """One manifest line; ``phash`` is the image's (or the clip's first informative
     frame's) imagehash.phash in hex, as ``str(imagehash.phash(img))`` prints it."""
     return {"asset_id": row.id, "sha256": row.sha256, "media_type": row.media_type,
-            "byte_size": row.byte_size, "licence_id": row.licence_id or source.licence_id,
+            "byte_size": row.byte_size, "licence_id": licence_of(row.licence_id, source.licence_id),
             "holder_id": row.holder_id,
             "phash": None if row.phash is None else f"{to_unsigned(row.phash):016x}"}
 

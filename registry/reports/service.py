@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from registry.access import holders_of, licence_of
 from registry.assets.models import Asset
 from registry.auditlog import tree
 from registry.auditlog.models import LogEntry
@@ -50,18 +51,20 @@ class Works:
         self.sources = {s.id: s for s in session.exec(select(Source).where(
             Source.id.in_({a.source_id for a in self.assets.values()}))).all()}
         source_holders = holder_ids_of(session, list(self.sources))
-        self.holder_ids = {a.id: [a.holder_id] if a.holder_id else source_holders.get(a.source_id, [])
+        self.holder_ids = {a.id: holders_of(a.holder_id, source_holders.get(a.source_id, []))
                            for a in self.assets.values()}
         names = {h.id: h for h in session.exec(select(RightsHolder).where(RightsHolder.id.in_(
             {h for hs in self.holder_ids.values() for h in hs}))).all()}
         self.holders = {a: [names[h] for h in hs if h in names] for a, hs in self.holder_ids.items()}
-        licence_ids = {a.licence_id or self.sources[a.source_id].licence_id for a in self.assets.values()}
+        licence_ids = {self._licence_id(a) for a in self.assets.values()}
         self.licences = {lic.id: lic for lic in session.exec(
             select(Licence).where(Licence.id.in_(licence_ids))).all()}
 
     def licence(self, asset_id: str) -> Licence:
-        asset = self.assets[asset_id]
-        return self.licences[asset.licence_id or self.sources[asset.source_id].licence_id]
+        return self.licences[self._licence_id(self.assets[asset_id])]
+
+    def _licence_id(self, asset: Asset) -> str:
+        return licence_of(asset.licence_id, self.sources[asset.source_id].licence_id)
 
     def ref(self, asset_id: str) -> WorkRef:
         asset, licence = self.assets[asset_id], self.licence(asset_id)

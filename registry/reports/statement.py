@@ -11,7 +11,7 @@ from iso4217 import Currency
 from sqlmodel import Session, func, select
 
 from registry.assets.models import Asset
-from registry.access import readable_source_ids, scoped
+from registry.access import holders_of, readable_source_ids, scoped
 from registry.auditlog.service import Actor
 from registry.core.crud import get_or_404
 from registry.core.errors import InvalidInput
@@ -42,7 +42,7 @@ def _source_input(session: Session, source: Source, weight: Decimal) -> SourceIn
     shared = holder_ids_of(session, [source.id]).get(source.id, [])
     units: dict[str, Fraction] = defaultdict(Fraction)
     for holder_id, count in counts:
-        owners = [holder_id] if holder_id else shared
+        owners = holders_of(holder_id, shared)
         for owner in owners:
             units[owner] += Fraction(count, len(owners))
     return SourceInput(source.id, weight, dict(units), sum(c for _, c in counts))
