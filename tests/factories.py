@@ -1,6 +1,8 @@
 """Building registry records through the public API."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from threading import Barrier
 from typing import Any
 
 from tests.conftest import Api
@@ -30,3 +32,15 @@ def upload(api: Api, source_id: str, path: Path, status: int = 201, **form: str)
                             files={"file": (path.name, fh)}, data=form)
     assert response.status_code == status, (response.status_code, response.text)
     return response.json()
+
+
+def at_once(calls: list) -> list:
+    """Run the calls (requests) from as many threads, released together."""
+    start = Barrier(len(calls))
+
+    def run(call):  # type: ignore[no-untyped-def]
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))

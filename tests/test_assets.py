@@ -12,7 +12,7 @@ from registry.main import create_app
 
 from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
+from tests.factories import at_once, builtin_licence, holder, source, upload
 
 
 @pytest.fixture
@@ -55,6 +55,14 @@ def test_same_content_twice_in_a_source_is_a_conflict(admin: Api, films: dict) -
     first = upload(admin, films["id"], media.image("camera.png"))
     again = upload(admin, films["id"], media.image("camera.png"), status=409)
     assert again["existing_asset_id"] == first["id"]
+    assert again["type"].endswith("/problems/duplicate-asset")
+    # Sent at the same time, the same content is registered once; the others name it.
+    png = media.image("coffee.png").read_bytes()
+    responses = at_once([lambda: admin.post(f"/v1/sources/{films['id']}/assets",
+                                             files={"file": ("coffee.png", png)})] * 4)
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    winner = next(r.json()["id"] for r in responses if r.status_code == 201)
+    assert {r.json()["existing_asset_id"] for r in responses if r.status_code == 409} == {winner}
 
 
 def test_asset_level_holder_and_licence(admin: Api, films: dict) -> None:

@@ -196,6 +196,7 @@ def test_lifecycle_events_and_audit_log(admin: Api, curator: Api, auditor: Api, 
     # Illegal steps name the allowed ones.
     illegal = admin.post(f"{path}/transitions", json={"to": "rejected"})
     assert illegal.status_code == 409 and illegal.json()["allowed"] == ["settled"]
+    assert illegal.json()["type"].endswith("/problems/illegal-claim-transition")
     assert "allowed: settled" in illegal.json()["detail"]
     done = curator.ok("post", f"{path}/transitions", json={"to": "settled", "comment": "Paid."})
     assert done["status"] == "settled" and done["allowed_transitions"] == []

@@ -3,27 +3,13 @@ wins, the others are refused with 409 (or 412 for a stale If-Match), and the aud
 holds one entry for the change."""
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
 from typing import Any
 
 from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
+from tests.factories import at_once, builtin_licence, holder, source, upload
 
 ATTEMPTS = 8
-
-
-def _at_once(calls: list) -> list:
-    """Run the calls from as many threads, released together."""
-    start = Barrier(len(calls))
-
-    def run(call):  # type: ignore[no-untyped-def]
-        start.wait()
-        return call()
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def _statuses(responses: list) -> Counter:
@@ -66,7 +52,7 @@ def test_claim_transitions_have_one_winner(admin: Api, curator: Api) -> None:
     world = _world(admin)
     claim = _claim(world, world["models"][0])
     path = f"/v1/claims/{claim['id']}"
-    same = _at_once([lambda: curator.post(f"{path}/transitions", json={"to": "under_review"})] * ATTEMPTS)
+    same = at_once([lambda: curator.post(f"{path}/transitions", json={"to": "under_review"})] * ATTEMPTS)
     assert _statuses(same) == {200: 1, 409: ATTEMPTS - 1}
     events = admin.ok("get", path)["events"]
     assert [(e["from_status"], e["to_status"]) for e in events] == [
@@ -75,7 +61,7 @@ def test_claim_transitions_have_one_winner(admin: Api, curator: Api) -> None:
 
     # Opposite verdicts at once: one is applied, and the claim says which.
     verdicts = ["accepted", "rejected"] * (ATTEMPTS // 2)
-    responses = _at_once([lambda to=to: curator.post(f"{path}/transitions", json={"to": to})
+    responses = at_once([lambda to=to: curator.post(f"{path}/transitions", json={"to": to})
                           for to in verdicts])
     assert _statuses(responses) == {200: 1, 409: ATTEMPTS - 1}
     winner = next(r.json()["status"] for r in responses if r.status_code == 200)
@@ -91,7 +77,7 @@ def test_comments_at_the_same_time_as_a_transition_all_land(admin: Api, curator:
     calls = [lambda n=n: ann.post(f"{path}/comments", json={"comment": f"note {n}"})
              for n in range(ATTEMPTS - 1)]
     calls.append(lambda: curator.post(f"{path}/transitions", json={"to": "under_review"}))
-    responses = _at_once(calls)
+    responses = at_once(calls)
     assert _statuses(responses) == {201: ATTEMPTS - 1, 200: 1}, [r.text for r in responses]
     events = admin.ok("get", path)["events"]
     assert sorted(e["comment"] for e in events if e["comment"]) == [f"note {n}" for n in range(ATTEMPTS - 1)]
@@ -114,7 +100,7 @@ def test_retiring_any_record_at_once_has_one_winner(admin: Api, cli) -> None:  #
                ("rights_holder", f"/v1/holders/{bob['id']}"),
                ("opt_out", f"/v1/opt-outs/{opt_out['id']}")]
     for entity, path in records:
-        responses = _at_once([lambda path=path: admin.post(f"{path}/retire", json={"reason": "race test"})]
+        responses = at_once([lambda path=path: admin.post(f"{path}/retire", json={"reason": "race test"})]
                              * ATTEMPTS)
         assert _statuses(responses) == {200: 1, 409: ATTEMPTS - 1}, entity
         record_id = path.rsplit("/", 1)[1]
@@ -126,7 +112,7 @@ def test_retiring_any_record_at_once_has_one_winner(admin: Api, cli) -> None:  #
 
 def test_key_revoke_and_signing_key_rotation_have_one_winner(admin: Api, cli) -> None:  # type: ignore[no-untyped-def]
     victim = admin.ok("post", "/v1/keys", 201, json={"name": "temp", "role": "curator"})
-    responses = _at_once([lambda: admin.post(f"/v1/keys/{victim['id']}/revoke")] * ATTEMPTS)
+    responses = at_once([lambda: admin.post(f"/v1/keys/{victim['id']}/revoke")] * ATTEMPTS)
     assert _statuses(responses) == {200: 1, 409: ATTEMPTS - 1}
     assert _actions(admin, victim["id"]) == ["key.created", "key.revoked"]
 
@@ -134,7 +120,7 @@ def test_key_revoke_and_signing_key_rotation_have_one_winner(admin: Api, cli) ->
     # A rotation retires the key active when it runs: requests that read the same active
     # key have one winner, while one that runs after a winner committed rotates the new key
     # (so under load more than one may legitimately succeed, each over a different key).
-    rotations = _at_once([lambda: admin.post("/v1/signing-keys/rotate")] * 4)
+    rotations = at_once([lambda: admin.post("/v1/signing-keys/rotate")] * 4)
     statuses = _statuses(rotations)
     assert statuses[200] >= 1 and statuses[200] + statuses[409] == 4
     after = admin.client.get("/.well-known/registry-keys.json").json()["keys"]
@@ -154,7 +140,7 @@ def test_patch_answers_an_etag_and_honours_if_match(admin: Api) -> None:
     tag = first.headers["etag"]
     assert tag.startswith('"') and tag.endswith('"')
 
-    responses = _at_once([lambda n=n: _patch(admin, path, tag, {"name": f"Ann Films {n}"})
+    responses = at_once([lambda n=n: _patch(admin, path, tag, {"name": f"Ann Films {n}"})
                           for n in range(ATTEMPTS)])
     statuses = _statuses(responses)
     assert statuses == {200: 1, 412: ATTEMPTS - 1}

@@ -38,8 +38,9 @@ from registry.auditlog.service import Actor
 from registry.auth.models import Role
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
+from registry.assets.errors import DuplicateAsset
 from registry.assets.service import check_upload_target
-from registry.core.errors import Conflict, RegistryError
+from registry.core.errors import RegistryError
 
 BATCH_FILES, BATCH_BYTES = 64, 256 * 1024 * 1024  # hashed, then looked up in one query
 LOG_EVERY = 100  # files per progress line when there is no progress bar
@@ -237,10 +238,8 @@ def _register(item: FileItem, sha256: str) -> Outcome:
                                     w["source_id"], stream, holder_id=w["holder_id"],
                                     licence_id=w["licence_id"])
         return Outcome(item, REGISTERED, asset_id=asset.id)
-    except Conflict as exc:
-        if "existing_asset_id" in exc.extra:
-            return Outcome(item, SKIPPED, asset_id=exc.extra["existing_asset_id"])
-        return Outcome(item, FAILED, exc.detail)
+    except DuplicateAsset as exc:
+        return Outcome(item, SKIPPED, asset_id=exc.existing_asset_id)
     except RegistryError as exc:
         return Outcome(item, FAILED, exc.detail)
     except IntegrityError as exc:

@@ -2,6 +2,7 @@ import hashlib
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, or_, select
 
 from registry.assets.media import MediaInfo, probe
@@ -13,6 +14,7 @@ from registry.auditlog.service import Actor, audited, commit_change
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.preconditions import ANY_VERSION, Precondition
+from registry.assets.errors import DuplicateAsset
 from registry.core.crud import (apply_patch, filter_retired, get_or_404, require_live, retire,
                                  retry_on_concurrent_change)
 from registry.core.errors import Conflict, InvalidMedia, NotFound, PayloadTooLarge
@@ -69,8 +71,7 @@ def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, setti
         sha256, size = stage_upload(stream, staged, settings.max_upload_bytes)
         existing = find_in_source(session, source_id, sha256)
         if existing is not None:
-            raise Conflict(f"this content is already asset {existing.id} of source {source_id}",
-                           existing_asset_id=existing.id)
+            raise DuplicateAsset(existing.id, source_id)
         info = probe(staged, max_pixels=settings.max_image_pixels,
                      max_clip_seconds=settings.max_clip_seconds)
         fingerprints = fingerprint_staged(staged, info, settings)
@@ -80,10 +81,15 @@ def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, setti
         session.add(asset)
         session.add(fingerprints.record(asset.id))
         commit_change(session, actor, "asset.registered", ENTITY, asset)
-    except BaseException:
+    except BaseException as exc:
         # No half-registered content: a blob we just wrote goes when its record fails.
         if created_blob and not session.exec(select(Asset.id).where(Asset.sha256 == sha256)).first():
             blobs.discard(sha256)
+        if isinstance(exc, IntegrityError):
+            # the same content uploaded at the same time: the unique key picked one winner
+            winner = find_in_source(session, source_id, sha256)
+            if winner is not None:
+                raise DuplicateAsset(winner.id, source_id) from None
         raise
     return asset
 

@@ -18,6 +18,7 @@ from registry.claims.models import Claim, ClaimEvent
 from registry.claims.schemas import (ClaimCreate, ClaimKind, ClaimStatus, CompensationEvidence,
                                      CopyrightEvidence)
 from registry.core.config import Settings
+from registry.claims.errors import IllegalTransition
 from registry.core.crud import require_live, retry_on_concurrent_change
 from registry.core.errors import Conflict, Forbidden
 from registry.core.ids import new_id
@@ -108,9 +109,7 @@ def transition(session: Session, actor: Actor, claim_id: str, to: ClaimStatus,
                         "review and settle claims")
     allowed = allowed_transitions(claim)
     if to not in allowed:
-        options = ", ".join(s.value for s in allowed) or "none (it is final)"
-        raise Conflict(f"claim {claim.id} is {claim.status} and cannot move to {to.value}; "
-                       f"allowed: {options}", allowed=[s.value for s in allowed])
+        raise IllegalTransition(claim.id, claim.status, to.value, [s.value for s in allowed])
     previous = claim.status
     claim.status = to.value
     claim.updated_at = utcnow()
