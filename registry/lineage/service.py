@@ -8,6 +8,7 @@ reports) build on; keep their signatures stable.
 
 from collections import defaultdict
 from decimal import Decimal
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +40,7 @@ MODEL = "ai_model"
 GENERATION = "generation"
 _WEIGHT_PLACES = Decimal("0.000001")  # the column's scale: stored and logged alike
 _MENTIONS_PER_QUERY = 200
+_IDS_PER_QUERY = 500  # well under every backend's limit on bound parameters
 
 
 # --- the contract helpers -----------------------------------------------------------------
@@ -71,13 +73,26 @@ def _check_matches(check: Check) -> list[dict[str, Any]]:
 
 
 def generation_matches(session: Session, generation_id: str) -> list[dict[str, Any]]:
-    """Every match of every check linked to the generation, as the check stored it, plus
-    ``check_id``, ``item_name`` and ``checked_at``; in check order, then as stored."""
+    """Every match of every check linked to the generation (see ``matches_of_generations``)."""
     get_or_404(session, Generation, generation_id, "generation")
-    checks = session.exec(
-        select(Check).join(GenerationCheck, GenerationCheck.check_id == Check.id)
-        .where(GenerationCheck.generation_id == generation_id).order_by(Check.id)).all()
-    return [m for check in checks for m in _check_matches(check)]
+    return matches_of_generations(session, [generation_id])[generation_id]
+
+
+def matches_of_generations(session: Session, generation_ids: Iterable[str]
+                           ) -> dict[str, list[dict[str, Any]]]:
+    """Per generation, every match of every check linked to it, as the check stored it,
+    plus ``check_id``, ``item_name`` and ``checked_at``; in check order, then as stored.
+    One query per ``_IDS_PER_QUERY`` generations, however many there are."""
+    ordered = sorted(set(generation_ids))
+    result: dict[str, list[dict[str, Any]]] = {g: [] for g in ordered}
+    for start in range(0, len(ordered), _IDS_PER_QUERY):
+        for generation_id, check in session.exec(
+                select(GenerationCheck.generation_id, Check)
+                .join(Check, Check.id == GenerationCheck.check_id)
+                .where(GenerationCheck.generation_id.in_(ordered[start:start + _IDS_PER_QUERY]))
+                .order_by(GenerationCheck.generation_id, Check.id)).all():
+            result[generation_id] += _check_matches(check)
+    return result
 
 
 def generations_matching(session: Session,

@@ -26,7 +26,7 @@ from registry.evaluation.service import (credit_line, evaluate_source, licence_o
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.lineage.models import AIModel, Generation
-from registry.lineage.service import generation_matches, training_mix
+from registry.lineage.service import generation_matches, matches_of_generations, training_mix
 from registry.manifests.models import Manifest
 from registry.manifests.service import registry_manifests_newest_first
 from registry.optouts.service import opt_out_reasons
@@ -98,8 +98,14 @@ def _generation(session: Session, generation_id: str) -> Generation:
     return get_or_404(session, Generation, generation_id, "generation")
 
 
-def generation_ref(session: Session, generation: Generation) -> GenerationRef:
-    model = session.get(AIModel, generation.model_id)
+def generation_refs(session: Session, generations: list[Generation]) -> list[GenerationRef]:
+    """The generations as reports cite them, with their models' names (one query)."""
+    models = {m.id: m for m in session.exec(select(AIModel).where(
+        AIModel.id.in_({g.model_id for g in generations}))).all()}
+    return [_generation_ref(g, models.get(g.model_id)) for g in generations]
+
+
+def _generation_ref(generation: Generation, model: AIModel | None) -> GenerationRef:
     return GenerationRef(id=generation.id, title=generation.title, production=generation.production,
                          model_id=generation.model_id,
                          model=f"{model.name} {model.version}" if model else generation.model_id,
@@ -239,7 +245,7 @@ def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobSto
     withheld = {m["check_id"] for m in every_match if actor.role is Role.rights_holder
                 and not works.held_by(m["asset_id"], actor.holder_id)}
     proofs, checkpoint = log_proofs(session, settings, cited, withheld)
-    report = CopyrightEvidenceReport(generation=generation_ref(session, generation), evaluated_on=on,
+    report = CopyrightEvidenceReport(generation=generation_refs(session, [generation])[0], evaluated_on=on,
                                      matches=items, proofs=proofs, checkpoint=checkpoint)
     return report, images
 
@@ -276,8 +282,9 @@ def clearance(session: Session, generation_id: str | None, production: str | Non
     the matched works' licences and the models' training sources, each evaluated."""
     generations = _generations_in_scope(session, generation_id, production)
     per_asset: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"gens": [], "checks": []})
+    matches = matches_of_generations(session, [g.id for g in generations])
     for generation in generations:
-        for match in generation_matches(session, generation.id):
+        for match in matches[generation.id]:
             seen = per_asset[match["asset_id"]]
             for key, value in (("gens", generation.id), ("checks", match["check_id"])):
                 if value not in seen[key]:
@@ -320,6 +327,6 @@ def clearance(session: Session, generation_id: str | None, production: str | Non
     return ClearanceReport(
         generation_id=generation_id, production=production if generation_id is None else None,
         use=use, on=on, verdict=verdict,
-        generations=[generation_ref(session, g) for g in generations], works=work_rows,
+        generations=generation_refs(session, generations), works=work_rows,
         training=training_rows, credits=list(credits), fees=fees, other_obligations=other,
         blockers=blockers)

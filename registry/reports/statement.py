@@ -16,8 +16,8 @@ from registry.auditlog.service import Actor
 from registry.core.crud import get_or_404
 from registry.core.errors import InvalidInput
 from registry.holders.models import RightsHolder
-from registry.lineage.models import AIModel, Generation
-from registry.lineage.service import generation_matches, training_mix
+from registry.lineage.models import AIModel, Generation, ModelSource
+from registry.lineage.service import matches_of_generations, training_mix
 from registry.reports import compensation as formula
 from registry.reports.compensation import SourceInput, decimal_text, fraction_text
 from registry.reports.schemas import (CompensationStatement, Formula, LineSource, MatchBasis,
@@ -36,16 +36,27 @@ def minor_unit_exponent(currency: str) -> int:
     return exponent
 
 
-def _source_input(session: Session, source: Source, weight: Decimal) -> SourceInput:
-    counts = session.exec(select(Asset.holder_id, func.count()).where(
-        Asset.source_id == source.id, Asset.retired_at.is_(None)).group_by(Asset.holder_id)).all()
-    shared = holder_ids_of(session, [source.id]).get(source.id, [])
-    units: dict[str, Fraction] = defaultdict(Fraction)
-    for holder_id, count in counts:
-        owners = holders_of(holder_id, shared)
-        for owner in owners:
-            units[owner] += Fraction(count, len(owners))
-    return SourceInput(source.id, weight, dict(units), sum(c for _, c in counts))
+def _source_inputs(session: Session, mix: list[ModelSource]) -> list[SourceInput]:
+    """Each training source's live assets and their units per holder (an asset shared by
+    its source's holders counts a fraction to each): two queries for the whole mix."""
+    source_ids = [link.source_id for link in mix]
+    counts: dict[str, list[tuple[str | None, int]]] = defaultdict(list)
+    for source_id, holder_id, count in session.exec(
+            select(Asset.source_id, Asset.holder_id, func.count())
+            .where(Asset.source_id.in_(source_ids), Asset.retired_at.is_(None))
+            .group_by(Asset.source_id, Asset.holder_id)).all():
+        counts[source_id].append((holder_id, count))
+    shared = holder_ids_of(session, source_ids)
+    inputs = []
+    for link in mix:
+        units: dict[str, Fraction] = defaultdict(Fraction)
+        for holder_id, count in sorted(counts[link.source_id], key=lambda c: c[0] or ""):
+            owners = holders_of(holder_id, shared.get(link.source_id, []))
+            for owner in owners:
+                units[owner] += Fraction(count, len(owners))
+        inputs.append(SourceInput(link.source_id, link.weight, dict(units),
+                                  sum(c for _, c in counts[link.source_id])))
+    return inputs
 
 
 def _period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -58,13 +69,13 @@ def _matches(session: Session, model_id: str, start: date, end: date,
     """Matched works (distinct generation x work) or spans per holder, checked in the period."""
     low, high = _period_bounds(start, end)
     per_work: dict[tuple[str, str], tuple[int, list[str]]] = {}
-    generations = session.exec(select(Generation).where(
-        Generation.model_id == model_id, Generation.retired_at.is_(None)).order_by(Generation.id)).all()
-    for generation in generations:
-        for match in generation_matches(session, generation.id):
+    generations = session.exec(select(Generation.id).where(
+        Generation.model_id == model_id, Generation.retired_at.is_(None))).all()
+    for generation_id, matches in sorted(matches_of_generations(session, generations).items()):
+        for match in matches:
             if not low <= match["checked_at"] <= high:  # the check's created_at, in UTC
                 continue
-            key = (generation.id, match["asset_id"])
+            key = (generation_id, match["asset_id"])
             spans = max(len(match.get("spans") or []), 1)
             previous = per_work.get(key, (0, []))[0]
             per_work[key] = (max(previous, spans), sorted(match.get("holder_ids") or []))
@@ -90,7 +101,7 @@ def compensation(session: Session, actor: Actor, model_id: str, period_start: da
     mix = training_mix(session, model.id)
     sources = {s.id: s for s in session.exec(select(Source).where(
         Source.id.in_([ms.source_id for ms in mix]))).all()}
-    inputs = [_source_input(session, sources[ms.source_id], ms.weight) for ms in mix]
+    inputs = _source_inputs(session, mix)
     match_counts = _matches(session, model.id, period_start, period_end, basis)
     division = formula.divide(pool, exponent, training_share, inputs, match_counts)
     names = {h.id: h.name for h in session.exec(select(RightsHolder).where(
