@@ -5,6 +5,7 @@ assets carry. Sources combine like the Data Provenance Initiative's licence ladd
 denial wins, otherwise obligations accumulate (conditional), otherwise allowed.
 """
 
+from collections import defaultdict
 from datetime import UTC, date, datetime
 
 from sqlmodel import Session, select
@@ -91,34 +92,48 @@ def _source_signals(source: Source, use: Use) -> list[Reason]:
     return reasons
 
 
-def evaluate_source(session: Session, source: Source, use: Use, on: date,
-                    territory: str | None, live: LiveIndex | None = None) -> SourceEvaluation:
-    """``live``: also match opted-out works against registered clips' frames."""
-    asset_licence_ids = set(session.exec(
-        select(Asset.licence_id).where(Asset.source_id == source.id, Asset.retired_at.is_(None),
-                                       Asset.licence_id.is_not(None)).distinct()).all())
-    licence_ids = sorted({source.licence_id} | asset_licence_ids)
-    licences = session.exec(select(Licence).where(Licence.id.in_(licence_ids))).all()
-    holder_ids = holder_ids_of(session, [source.id]).get(source.id, [])
-    holders = list(session.exec(select(RightsHolder).where(RightsHolder.id.in_(holder_ids))).all())
-    reasons = _source_signals(source, use)
+def evaluate_sources(session: Session, sources: list[Source], use: Use, on: date,
+                     territory: str | None, live: LiveIndex | None = None
+                     ) -> dict[str, SourceEvaluation]:
+    """Each source judged under its own licence and its live assets' other licences, with
+    its works' opt-outs; a fixed number of queries however many sources there are.
+    ``live``: also match opted-out works against registered clips' frames."""
+    ids = [s.id for s in sources]
+    asset_licences: dict[str, set[str]] = defaultdict(set)
+    for source_id, licence_id in session.exec(
+            select(Asset.source_id, Asset.licence_id).where(
+                Asset.source_id.in_(ids), Asset.retired_at.is_(None),
+                Asset.licence_id.is_not(None)).distinct()).all():
+        asset_licences[source_id].add(licence_id)
+    licence_ids = {s.licence_id for s in sources}.union(*asset_licences.values())
+    licences = {lic.id: lic for lic in session.exec(select(Licence).where(Licence.id.in_(licence_ids))).all()}
+    holder_ids = holder_ids_of(session, ids)
+    holders = {h.id: h for h in session.exec(select(RightsHolder).where(
+        RightsHolder.id.in_({h for hs in holder_ids.values() for h in hs}))).all()}
     # Every use trains on the material, so a work reserved against training denies them all.
-    reasons += opt_out_reasons(session, source.id, on, live)
-    obligations: list[Obligation] = []
-    for licence in licences:
-        reasons += licence_reasons(licence, use, on, territory)
-        obligations += licence_obligations(licence, use, credit_line(source, holders, licence))
-    verdict = Verdict.denied if reasons else Verdict.conditional if obligations else Verdict.allowed
-    return SourceEvaluation(source_id=source.id, verdict=verdict, licence_ids=licence_ids,
-                            reasons=reasons, obligations=obligations)
+    opted_out = opt_out_reasons(session, ids, on, live)
+    result = {}
+    for source in sources:
+        names = [holders[h] for h in holder_ids.get(source.id, []) if h in holders]
+        reasons = _source_signals(source, use) + opted_out.get(source.id, [])
+        obligations: list[Obligation] = []
+        source_licences = sorted({source.licence_id} | asset_licences[source.id])
+        for licence in (licences[i] for i in source_licences if i in licences):
+            reasons += licence_reasons(licence, use, on, territory)
+            obligations += licence_obligations(licence, use, credit_line(source, names, licence))
+        verdict = Verdict.denied if reasons else Verdict.conditional if obligations else Verdict.allowed
+        result[source.id] = SourceEvaluation(source_id=source.id, verdict=verdict,
+                                             licence_ids=source_licences, reasons=reasons,
+                                             obligations=obligations)
+    return result
 
 
 def evaluate(session: Session, actor: Actor, request: EvaluationRequest,
              live: LiveIndex | None = None) -> EvaluationResult:
     on = request.on or datetime.now(UTC).date()
-    results = [evaluate_source(session, get_source(session, actor, sid), request.use, on,
-                               request.territory, live)
-               for sid in dict.fromkeys(request.source_ids)]
+    sources = [get_source(session, actor, sid) for sid in dict.fromkeys(request.source_ids)]
+    by_id = evaluate_sources(session, sources, request.use, on, request.territory, live)
+    results = [by_id[source.id] for source in sources]
     verdicts = {r.verdict for r in results}
     verdict = (Verdict.denied if Verdict.denied in verdicts else
                Verdict.conditional if Verdict.conditional in verdicts else Verdict.allowed)

@@ -51,6 +51,15 @@ def training_mix(session: Session, model_id: str) -> list[ModelSource]:
                              .order_by(ModelSource.source_id)).all())
 
 
+def training_mixes(session: Session, model_ids: list[str]) -> dict[str, list[ModelSource]]:
+    """Each model's training mix (in ``model_ids`` order, each by source id): one query."""
+    mixes: dict[str, list[ModelSource]] = {m: [] for m in model_ids}
+    for link in session.exec(select(ModelSource).where(ModelSource.model_id.in_(model_ids))
+                             .order_by(ModelSource.model_id, ModelSource.source_id)).all():
+        mixes[link.model_id].append(link)
+    return mixes
+
+
 def models_trained_on(session: Session,
                       source_ids: list[str]) -> dict[str, list[tuple[AIModel, ModelSource]]]:
     """Live models whose training mix includes each source (sources without any are absent)."""

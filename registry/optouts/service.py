@@ -171,18 +171,22 @@ def live_opt_outs(session: Session, *, effective_on: date | None = None,
     return list(session.exec(stmt.order_by(OptOut.id)).all())
 
 
-def opt_out_reasons(session: Session, source_id: str, on: date,
-                    live: LiveIndex | None = None) -> list[Reason]:
-    """Licence-evaluation denials: works in the source opted out on or before ``on``."""
+def opt_out_reasons(session: Session, source_ids: list[str], on: date,
+                    live: LiveIndex | None = None) -> dict[str, list[Reason]]:
+    """Licence-evaluation denials per source: its works opted out on or before ``on``
+    (the opt-outs read and the works matched once for all the sources)."""
     opt_outs = live_opt_outs(session, effective_on=on)
-    if not opt_outs:
-        return []
-    works = opted_out_works(session, opt_outs, source_ids=[source_id], live=live)
-    return [Reason(code="opted_out", opt_out_id=w.opt_out.id, asset_id=w.asset.id,
-                   message=f"asset {w.asset.id} is a work that {w.opt_out.holder_id} reserved "
-                           f"against AI training from {w.opt_out.effective_from.date().isoformat()} "
-                           f"(opt-out {w.opt_out.id}, matched by {w.via})")
-            for w in sorted(works, key=lambda w: (w.opt_out.id, w.asset.id))]
+    if not opt_outs or not source_ids:
+        return {}
+    works = opted_out_works(session, opt_outs, source_ids=sorted(set(source_ids)), live=live)
+    reasons: dict[str, list[Reason]] = defaultdict(list)
+    for w in sorted(works, key=lambda w: (w.opt_out.id, w.asset.id)):
+        reasons[w.asset.source_id].append(Reason(
+            code="opted_out", opt_out_id=w.opt_out.id, asset_id=w.asset.id,
+            message=f"asset {w.asset.id} is a work that {w.opt_out.holder_id} reserved "
+                    f"against AI training from {w.opt_out.effective_from.date().isoformat()} "
+                    f"(opt-out {w.opt_out.id}, matched by {w.via})"))
+    return dict(reasons)
 
 
 # -- flags --------------------------------------------------------------------------------

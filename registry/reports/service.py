@@ -20,13 +20,14 @@ from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.crud import get_or_404
 from registry.core.errors import NotFound
-from registry.evaluation.schemas import Obligation, Reason, SourceEvaluation, Use, Verdict
-from registry.evaluation.service import (credit_line, evaluate_source, licence_obligations,
+from registry.evaluation.schemas import Obligation, Reason, Use, Verdict
+from registry.evaluation.service import (credit_line, evaluate_sources, licence_obligations,
                                          licence_reasons)
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.lineage.models import AIModel, Generation
-from registry.lineage.service import generation_matches, matches_of_generations, training_mix
+from registry.lineage.service import (generation_matches, matches_of_generations, training_mix,
+                                      training_mixes)
 from registry.manifests.models import Manifest
 from registry.manifests.service import registry_manifests_newest_first
 from registry.optouts.service import opt_out_reasons
@@ -46,7 +47,7 @@ class Works:
 
     def __init__(self, session: Session, asset_ids: set[str]) -> None:
         self.session = session
-        self._opt_outs: dict[tuple[str, date], list[Reason]] = {}
+        self._opt_outs: dict[date, dict[str, list[Reason]]] = {}
         self.assets = {a.id: a for a in session.exec(select(Asset).where(Asset.id.in_(asset_ids))).all()}
         self.sources = {s.id: s for s in session.exec(select(Source).where(
             Source.id.in_({a.source_id for a in self.assets.values()}))).all()}
@@ -82,9 +83,9 @@ class Works:
         source = self.sources[self.assets[asset_id].source_id]
         reasons = licence_reasons(licence, use, on, territory)
         # The work's own training opt-out (TDM reservation) blocks too, as in evaluation.
-        if (source.id, on) not in self._opt_outs:
-            self._opt_outs[(source.id, on)] = opt_out_reasons(self.session, source.id, on)
-        reasons += [r for r in self._opt_outs[(source.id, on)] if r.asset_id == asset_id]
+        if on not in self._opt_outs:  # every work's source at once
+            self._opt_outs[on] = opt_out_reasons(self.session, list(self.sources), on)
+        reasons += [r for r in self._opt_outs[on].get(source.id, []) if r.asset_id == asset_id]
         obligations = licence_obligations(licence, use,
                                           credit_line(source, self.holders[asset_id], licence))
         verdict = Verdict.denied if reasons else Verdict.conditional if obligations else Verdict.allowed
@@ -307,12 +308,14 @@ def clearance(session: Session, generation_id: str | None, production: str | Non
         blockers += [Blocker(code=r.code, message=r.message, basis="work", asset_id=asset_id,
                              source_id=source_id, licence_id=r.licence_id) for r in reasons]
     training_rows = []
-    evaluations: dict[str, SourceEvaluation] = {}  # one per source, however many models share it
-    for model_id in dict.fromkeys(g.model_id for g in generations):
-        for ms in training_mix(session, model_id):
-            source = session.get(Source, ms.source_id)
-            if source.id not in evaluations:
-                evaluations[source.id] = evaluate_source(session, source, use, on, territory)
+    mixes = training_mixes(session, list(dict.fromkeys(g.model_id for g in generations)))
+    sources = {s.id: s for s in session.exec(select(Source).where(
+        Source.id.in_({ms.source_id for mix in mixes.values() for ms in mix}))).all()}
+    # one evaluation per source, however many models share it
+    evaluations = evaluate_sources(session, list(sources.values()), use, on, territory)
+    for model_id, mix in mixes.items():
+        for ms in mix:
+            source = sources[ms.source_id]
             evaluation = evaluations[source.id]
             training_rows.append(ClearanceTraining(
                 model_id=model_id, source_id=source.id, source_name=f"{source.name} {source.version}",
