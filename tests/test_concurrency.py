@@ -69,6 +69,19 @@ def test_claim_transitions_have_one_winner(admin: Api, curator: Api) -> None:
     assert _actions(admin, claim["id"]) == ["claim.filed", "claim.under_review", f"claim.{winner}"]
 
 
+def test_simultaneous_claims_against_one_target_file_one(admin: Api) -> None:
+    world = _world(admin)
+    ann, model = world["ann_key"], world["models"][0]
+    responses = at_once([lambda: ann.post("/v1/claims", json={
+        "kind": "compensation", "model_id": model["id"],
+        "statement": "My stills were used to train this model."})] * ATTEMPTS)
+    assert _statuses(responses) == {201: 1, 409: ATTEMPTS - 1}
+    winner = next(r.json()["id"] for r in responses if r.status_code == 201)
+    assert all(winner in r.json()["detail"] for r in responses if r.status_code == 409)
+    listed = admin.ok("get", "/v1/claims", params={"model_id": model["id"]})["items"]
+    assert [c["id"] for c in listed] == [winner]
+
+
 def test_comments_at_the_same_time_as_a_transition_all_land(admin: Api, curator: Api) -> None:
     world = _world(admin)
     claim = _claim(world, world["models"][1])

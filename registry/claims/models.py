@@ -1,14 +1,26 @@
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from registry.core.models import Timestamps, Versioned, json_field, timestamp_field, utcnow
 
 
+OPEN_CLAIM = "status IN ('filed', 'under_review', 'accepted')"
+
+
 class Claim(Timestamps, Versioned, table=True):
     """A rights holder's claim: copyright (against a generation) or compensation (against
     a model's training use). Claims are never retired: they end settled or rejected."""
+
+    # One open claim per holder and target, decided by the database: two filings sent at
+    # once cannot both pass the service's check.
+    __table_args__ = tuple(
+        sa.Index(f"uq_claim_open_{target}", "holder_id", f"{target}_id", unique=True,
+                 sqlite_where=sa.text(f"{target}_id IS NOT NULL AND {OPEN_CLAIM}"),
+                 postgresql_where=sa.text(f"{target}_id IS NOT NULL AND {OPEN_CLAIM}"))
+        for target in ("generation", "model"))
 
     __tablename__ = "claim"
 

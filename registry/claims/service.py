@@ -9,6 +9,7 @@ claim and its full event history, so ``registry verify-log`` replays both tables
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from registry.auditlog.service import Actor, audited, commit_change, snapshot
@@ -92,7 +93,13 @@ def file_claim(session: Session, settings: Settings, actor: Actor, data: ClaimCr
                   evidence=evidence.model_dump(mode="json"), filed_by=actor.key_id)
     session.add(claim)
     session.add(_event(claim, actor, S.filed.value, None, None))
-    commit_change(session, actor, "claim.filed", ENTITY, claim)
+    try:
+        commit_change(session, actor, "claim.filed", ENTITY, claim)
+    except IntegrityError:
+        # a simultaneous filing against the same target won the unique index: name it
+        target = Claim.generation_id if data.kind is ClaimKind.copyright else Claim.model_id
+        _no_open_claim(session, holder_id, data.kind, target, data.generation_id or data.model_id or "")
+        raise
     return claim
 
 

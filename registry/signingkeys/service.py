@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from registry.auditlog.service import Actor, audited, commit_change, commit_changes
 from registry.core.config import Environment, Settings
-from registry.core.errors import Conflict, ServiceUnavailable
+from registry.core.errors import ChangedConcurrently, Conflict, ServiceUnavailable
 from registry.core.models import utcnow
 from registry.core.signing import (Keyring, KeyringError, SigningKey, VerificationKey,
                                    encrypt_private_key, load_private_key,
@@ -81,9 +81,13 @@ def rotate(session: Session, settings: Settings, actor: Actor,
         current = keyring.select_key_valid_at(now)
     except KeyringError:
         raise Conflict("there is no active signing key to rotate") from None
-    new_key = SigningKey.generate(settings.log_origin, now)
     old = session.get(SigningKeyRecord, current.key_id)
     assert old is not None
+    if old.not_after is not None:
+        # Valid at this request's ``now`` but already given an end by a rotation that read
+        # the clock later and committed first: rotating it again would leave two open keys.
+        raise ChangedConcurrently(f"signing key {old.id} was rotated by a simultaneous request")
+    new_key = SigningKey.generate(settings.log_origin, now)
     old.not_after = now
     session.add(old)
     record = _store(session, settings, new_key)
