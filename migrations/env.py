@@ -3,7 +3,6 @@
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import pool
 from sqlmodel import SQLModel
 
 from registry.core.config import Settings

@@ -4,19 +4,22 @@ Admins, curators and auditors read everything. A rights holder reads:
 - **assets**: its works -- assets naming it as their holder, and assets naming no holder in
   sources it holds (an asset's holders are its own, else its source's: ``holders_of``, and
   its licence likewise: ``licence_of``);
-- **sources**: the sources it holds, and those holding one of its works.
+- **sources**: the sources it holds, and those holding one of its works;
+- **held records** (claims, opt-outs): its own (``holds``).
 Everything else answers as unknown (404), and records that point at other holders' sources
-(a model's training mix, a compensation statement) show only the sources it may read.
+(a model's training mix, a compensation statement, a work's copies) show only the sources
+and assets it may read. Audit-log entries are signed as they are: one naming anything else
+is cited without its payload (``withheld_entries``).
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from registry.assets.models import Asset
-from registry.auditlog.service import Actor
+from registry.auth.actor import Actor
 from registry.auth.models import Role
 from registry.sources.models import Source, SourceHolder
 
@@ -64,3 +67,31 @@ def readable_source_ids(session: Session, actor: Actor, source_ids: Iterable[str
     if not scoped(actor) or not ids:
         return ids
     return set(session.exec(readable_sources(select(Source.id).where(Source.id.in_(ids)), actor)).all())
+
+
+def readable_asset_ids(session: Session, actor: Actor, asset_ids: Iterable[str]) -> set[str]:
+    """Which of these assets the actor may read (one query)."""
+    ids = set(asset_ids)
+    if not scoped(actor) or not ids:
+        return ids
+    return set(session.exec(readable_assets(select(Asset.id).where(Asset.id.in_(ids)), actor)).all())
+
+
+def holds(actor: Actor, holder_id: str | None) -> bool:
+    """Whether the actor may read a record held by ``holder_id`` (a claim, an opt-out)."""
+    return not scoped(actor) or actor.holder_id == holder_id
+
+
+def withheld_entries(session: Session, actor: Actor,
+                     named: Mapping[str, tuple[Iterable[str], Iterable[str]]]) -> set[str]:
+    """The records (by id) whose audit-log entries the actor may not read in full: those
+    naming an asset or a source it may not read. ``named``: each record's (asset ids,
+    source ids) as its entry records them. Such an entry is cited by its inclusion proof
+    alone, without its payload."""
+    if not scoped(actor):
+        return set()
+    names = {record_id: (set(a), set(s)) for record_id, (a, s) in named.items()}
+    assets = readable_asset_ids(session, actor, {a for a_ids, _ in names.values() for a in a_ids})
+    sources = readable_source_ids(session, actor, {s for _, s_ids in names.values() for s in s_ids})
+    return {record_id for record_id, (a_ids, s_ids) in names.items()
+            if not a_ids <= assets or not s_ids <= sources}

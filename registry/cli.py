@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from registry.auth.models import Role
 from registry.auth.schemas import ApiKeyCreate
 from registry.core.config import Settings
@@ -42,7 +43,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration, add missing built-in licences, create the first signing key."""
-    from registry.auditlog.service import SYSTEM_ACTOR
+    from registry.auth.actor import SYSTEM_ACTOR
     from registry.core import migrate
     from registry.licences.catalogue import seed_catalogue
     from registry.signingkeys.service import ensure_active_key
@@ -101,7 +102,7 @@ def index_backfill() -> None:
     """Fingerprint assets that have no fingerprints yet (resumable)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from registry.fingerprints.backfill import backfill
+    from registry.assets.backfill import backfill
 
     settings = Settings()
     with standalone_session(settings.effective_database_url) as session, Progress(
@@ -124,7 +125,7 @@ def keys_create(
     holder_id: Annotated[str | None, typer.Option(help="Rights holder (rights_holder keys)")] = None,
 ) -> None:
     """Create an API key directly in the database (how the first admin key is made)."""
-    from registry.auditlog.service import SYSTEM_ACTOR
+    from registry.auth.actor import SYSTEM_ACTOR
     from registry.auth.service import create_key
     from registry.core.errors import RegistryError
 
@@ -148,7 +149,7 @@ def verify(
     asset_proof: Annotated[Path | None, typer.Option(help="Asset inclusion proof (JSON)")] = None,
 ) -> None:
     """Verify a signed manifest offline (and optionally one asset's inclusion in it)."""
-    from registry.manifests.verify import ManifestInvalid, load_keys, verify_manifest, verify_asset_proof
+    from registry.manifests.verify import ManifestInvalid, load_keys, verify_asset_proof, verify_manifest
 
     try:
         verified = verify_manifest(manifest.read_bytes(), load_keys(key.read_text()))
@@ -184,8 +185,7 @@ def verify_report_command(
 @app.command("verify-log")
 def verify_log_command() -> None:
     """Replay the database against the audit log; report every divergence."""
-    import registry.main  # noqa: F401  (registers every audited record type)
-    from registry.auditlog.verify import verify_log
+    from registry.verify_registry import verify_log
 
     settings = Settings()
     with standalone_session(settings.effective_database_url) as session:
@@ -239,7 +239,7 @@ def log_monitor(
 @signing_app.command("rotate")
 def signing_rotate() -> None:
     """Start signing with a new key; the current key's window closes now."""
-    from registry.auditlog.service import SYSTEM_ACTOR
+    from registry.auth.actor import SYSTEM_ACTOR
     from registry.signingkeys.service import rotate
 
     settings = Settings()
@@ -261,7 +261,6 @@ def export_audit(
 ) -> None:
     """Stream the audit export of a period (log entries, records, signed checkpoint) to a file,
     in bounded memory. Exit status 2 on a bad period."""
-    import registry.main  # noqa: F401  (registers every audited record type)
     from registry.core.errors import RegistryError
     from registry.exports.cli import export_to_file
 

@@ -1,10 +1,11 @@
 """The application factory: one place that wires settings, storage, routers and errors."""
 
 import logging
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from PIL import Image
 from sqlmodel import Session
@@ -32,6 +33,8 @@ from registry.lineage.api import router as lineage_router
 from registry.lookup.api import router as lookup_router
 from registry.manifests.api import router as manifests_router
 from registry.optouts.api import router as optouts_router
+from registry.portal.api import router as portal_router
+from registry.portal.pages import STATIC_DIR
 from registry.reports.api import router as reports_router
 from registry.signingkeys.api import router as signing_router
 from registry.sources.api import router as sources_router
@@ -83,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    # The rights holders' pages at /, not in the API document.
+    app.include_router(portal_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/health", tags=["Service"])
     def health() -> dict[str, str]:

@@ -14,5 +14,6 @@ def import_all_models() -> None:
     from registry.lineage import models as _lineage  # noqa: F401
     from registry.manifests import models as _manifests  # noqa: F401
     from registry.optouts import models as _optouts  # noqa: F401
+    from registry.portal import models as _portal  # noqa: F401
     from registry.signingkeys import models as _signingkeys  # noqa: F401
     from registry.sources import models as _sources  # noqa: F401

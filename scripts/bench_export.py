@@ -52,13 +52,13 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import insert, update  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-import registry.main  # noqa: E402,F401  (registers every audited type)
 from registry.assets.models import Asset  # noqa: E402
+from registry.audited import AUDITED  # noqa: E402
 from registry.auditlog import merkle, tree  # noqa: E402
 from registry.auditlog.checkpoint import verify_checkpoint  # noqa: E402
 from registry.auditlog.models import LogEntry, LogHead, LogNode  # noqa: E402
-from registry.auditlog.service import (AUDITED, SYSTEM_ACTOR, entry_payload, node_lookup,  # noqa: E402
-                                       record_view)
+from registry.auditlog.service import entry_payload, node_lookup  # noqa: E402
+from registry.auth.actor import SYSTEM_ACTOR  # noqa: E402
 from registry.core.config import Settings  # noqa: E402
 from registry.core.db import standalone_session  # noqa: E402
 from registry.core.ids import new_id  # noqa: E402
@@ -71,8 +71,8 @@ from registry.signingkeys.schemas import PublicKeySet, PublicSigningKey  # noqa:
 from registry.signingkeys.service import public_keys  # noqa: E402
 from registry.sources.schemas import SourceCreate  # noqa: E402
 from registry.sources.service import create_source  # noqa: E402
-from scripts.bench_log import (Clock, prepare_empty_database, progress,  # noqa: E402
-                               quiet_logging, table)
+from registry.unit_of_work import record_view  # noqa: E402
+from scripts.bench_log import Clock, prepare_empty_database, progress, quiet_logging, table  # noqa: E402
 
 PASSPHRASE = "bench-passphrase-0123456789"
 BATCH = 50_000

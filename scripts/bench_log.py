@@ -59,11 +59,11 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event, insert, select, update  # noqa: E402
 from sqlmodel import Field, Session, SQLModel  # noqa: E402
 
-import registry.main  # noqa: E402,F401  (registers every audited type)
 from registry.assets.models import Asset  # noqa: E402
 from registry.auditlog import merkle, tree  # noqa: E402
 from registry.auditlog.models import LogEntry, LogHead, LogNode  # noqa: E402
-from registry.auditlog.service import SYSTEM_ACTOR, append_entry, entry_payload, node_lookup  # noqa: E402
+from registry.auditlog.service import append_entry, entry_payload, node_lookup  # noqa: E402
+from registry.auth.actor import SYSTEM_ACTOR  # noqa: E402
 from registry.core import migrate  # noqa: E402
 from registry.core.config import Settings  # noqa: E402
 from registry.core.db import standalone_session  # noqa: E402
@@ -450,7 +450,7 @@ def bench_proofs(settings: Settings, samples: int, n_naive: int, budget: float,
 
         progress("proofs: timing")
         # Warm-up (statement cache, page cache), not timed.
-        for name, fn, pairs in kinds:
+        for _name, fn, pairs in kinds:
             for a, b in pairs[-3:]:
                 fn(session, a, b)
 
@@ -717,7 +717,8 @@ def report_proofs(r: dict[str, Any]) -> None:
         print(f"**Sampling was cut short**: fewer than the {r['requested']:,} requested pairs fit in "
               f"the {r['budget']:.0f} s budget per proof type (--proof-budget), so p99 rests on "
               "few samples.\n")
-    print(f"Query plan of a multi-key `log_node` lookup as `node_lookup` issues it (one per `get_nodes` call): `{r['plan']}`.\n")
+    print("Query plan of a multi-key `log_node` lookup as `node_lookup` issues it "
+          f"(one per `get_nodes` call): `{r['plan']}`.\n")
     print("Pairs: inclusion (idx, size) with size uniform in [1, n] and idx uniform below it; "
           "consistency (first, second) with second uniform in [2, n], first uniform below it. "
           "Every timed proof was verified (RFC 9162) and the naive proofs were checked equal to "

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_matcher.py [--sizes 10000 100000 1000000]
         [--exhaustive-max 100000] [--frames 10000000] [--real 2000] [--pg]
 
-The registry: the evaluation set's 18 registered works (registry/fingerprints/evalset.py),
+The registry: the evaluation set's 18 registered works (scripts/evalset.py),
 plus the bulk. The bulk is built from ``--real`` real fingerprints of synthetic pictures
 (scripts/synthetic_images.py, seeds 0..real-1): each bulk image takes 300 ORB codes drawn
 from that pool with 0-12 of their bits flipped, fresh keypoint positions and angles, and
@@ -36,9 +36,10 @@ import cv2  # noqa: E402
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
-from registry.fingerprints import evalset, matching  # noqa: E402
+from registry.fingerprints import matching  # noqa: E402
 from registry.fingerprints.image import ImageFingerprint, fingerprint_image, load_image, query_descriptors  # noqa: E402
 from registry.fingerprints.index import FrameHashIndex, SegmentedHashIndex  # noqa: E402
+from scripts import evalset  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "registry-bench-matcher"
 
@@ -168,7 +169,7 @@ def build(n: int, bulk: Bulk, refs, exhaustive: bool):
 
 def run_queries(matcher, qs, names, limit=None):
     times, hits, copies, false_copies, negatives = [], 0, 0, 0, 0
-    for truth, family, descriptors in qs[:limit]:
+    for truth, _family, descriptors in qs[:limit]:
         fetched = getattr(matcher.store, "seconds", 0.0)
         t0 = time.perf_counter()
         found = matcher.query(descriptors, k=5)

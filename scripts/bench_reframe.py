@@ -31,12 +31,12 @@ import cv2  # noqa: E402
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
-from registry.fingerprints import clip_evalset as ce  # noqa: E402
 from registry.fingerprints.alignment import match_video  # noqa: E402
 from registry.fingerprints.keyframes import keyframe_id  # noqa: E402
 from registry.fingerprints.matching import Matcher, MemoryStore  # noqa: E402
 from registry.fingerprints.reframe import find_reframed  # noqa: E402
 from registry.fingerprints.video import fingerprint_video  # noqa: E402
+from scripts import clip_evalset as ce  # noqa: E402
 from scripts.bench_matcher import Bulk, BulkStore, real_fingerprints, rss, table  # noqa: E402
 
 BULK_CLIP = 1_000  # bulk keyframes are numbered as keyframes of clips from here on

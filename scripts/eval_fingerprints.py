@@ -4,7 +4,7 @@
 
 Images (first section):
 
-1. Registers the eval set's works (registry/fingerprints/evalset.py) in a Matcher.
+1. Registers the eval set's works (scripts/evalset.py) in a Matcher.
 2. Calibration split: seed CALIBRATION_SEED transforms of the registered works plus
    the calibration pool of never-registered works. Fits the logistic score curves
    and picks the verdict thresholds (printed as a block to paste into matching.py).
@@ -15,7 +15,7 @@ Images (first section):
 4. Ablation: each descriptor channel added in turn and removed in turn, thresholds
    re-calibrated per configuration at the same FPR target.
 
-Clips (second section; registry/fingerprints/clip_evalset.py):
+Clips (second section; scripts/clip_evalset.py):
 5. Registers bigbuckbunny.mp4 and bikes.mp4 (minus one held-out shot) in a
    FrameHashIndex, renders the transformed excerpts and never-registered clips with
    PyAV, and reports per edit family whether match_video's top match is the right work
@@ -42,8 +42,9 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
-from registry.fingerprints import clip_evalset, evalset, matching  # noqa: E402
+from registry.fingerprints import matching  # noqa: E402
 from registry.fingerprints.image import fingerprint_image, load_image, query_descriptors  # noqa: E402
+from scripts import clip_evalset, evalset  # noqa: E402
 
 CALIBRATION_DRAWS = 2  # per family per registered work
 EVALUATION_DRAWS = 3
@@ -468,7 +469,8 @@ def clip_section(args) -> None:
         n = len(rs)
         if positive:
             cells = [f"{_count(rs, e, 'right_work')}/{n}", f"{_count(rs, e, 'right_timing')}/{n}",
-                     f"{_count(rs, e, 'offset_ok')}/{n}", f"{_count(rs, e, 'false_match')}", f"{_count(rs, b, 'right_work')}/{n}",
+                     f"{_count(rs, e, 'offset_ok')}/{n}", f"{_count(rs, e, 'false_match')}",
+                     f"{_count(rs, b, 'right_work')}/{n}",
                      f"{_count(rs, b, 'right_timing')}/{n}", f"{_count(rs, b, 'false_match')}",
                      f"{_count(rs, v, 'right_work')}/{n}", f"{_count(rs, v, 'false_match')}",
                      criteria(rs)]

@@ -1,7 +1,7 @@
 """Seeded synthetic pictures: training data for the ORB vocabulary and the bulk of the
 scale benchmark's registry.
 
-None of the evaluation set's works (registry/fingerprints/evalset.py) is used, so a
+None of the evaluation set's works (scripts/evalset.py) is used, so a
 vocabulary trained on these pictures has never seen the images it is evaluated on.
 Each picture layers what gives ORB corners in real photographs: multi-octave noise
 texture (foliage, gravel), filled shapes with hard edges (buildings, objects), thin

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The full check: install from nothing, `alembic upgrade head` + `alembic check` on SQLite and
-# on a throwaway PostgreSQL 15, then the test suite (which starts its own clusters).
+# The full check: install from nothing, ruff and mypy, `alembic upgrade head` + `alembic check`
+# on SQLite and on a throwaway PostgreSQL 15, then the test suite (which starts its own clusters).
 # Arguments are passed to pytest.
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
@@ -21,6 +21,10 @@ cleanup() {
 }
 trap cleanup EXIT
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+echo "== lint (ruff) and types (mypy: the kit and the near-copy engine)"
+ruff check registry scripts tests migrations
+mypy
 
 echo "== migrations on SQLite"
 migrate_and_check "sqlite:///$WORK/registry.db"

@@ -17,7 +17,7 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.fingerprints.clip_evalset import aspect_window  # noqa: E402
+from scripts.clip_evalset import aspect_window  # noqa: E402
 from tests.media import make_variant  # noqa: E402  (the same edits the tests use)
 
 

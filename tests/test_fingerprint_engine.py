@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from registry.fingerprints import evalset
 from registry.fingerprints.errors import DecompressionBomb, MediaError, NotMedia, TruncatedMedia
 from registry.fingerprints.image import (
     CorruptImageError,
@@ -33,6 +32,7 @@ from registry.fingerprints.image import (
     query_descriptors,
 )
 from registry.fingerprints.matching import Matcher
+from scripts import evalset
 
 REGISTERED = ["skimage/astronaut.png", "skimage/coffee.png", "bikes.mp4#110"]
 NEGATIVES = ["matplotlib/grace_hopper.jpg", "skimage/gravel.png", "bikes.mp4#52",

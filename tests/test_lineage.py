@@ -1,30 +1,17 @@
 """Lineage through the HTTP API on real images: models pinned to signed manifests, generations
 linked to their near-copy checks, and the walks work → models → generations and back."""
 
-import io
 from decimal import Decimal
 
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image
 from sqlmodel import Session
 
 from registry.lineage import service
 from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=60)
-    return buffer.getvalue()
-
-
-def _generated_copy() -> bytes:
-    """What a generator that memorised the astronaut might emit: cropped, mirrored, resized."""
-    astronaut = Image.open(media.image("astronaut.png"))
-    w, h = astronaut.size
-    return _jpeg(ImageOps.mirror(astronaut.crop((60, 40, w - 60, h - 80))).resize((300, 280)))
+from tests.factories import source, upload
+from tests.worlds import jpeg, lineage_world, near_copy_of_astronaut, seeded
 
 
 def _check(api: Api, name: str, content: bytes) -> dict:
@@ -39,32 +26,12 @@ def _model_body(name: str, *sources: dict, **extra: object) -> dict:
             "training_sources": list(sources), **extra}
 
 
-@pytest.fixture
-def world(admin: Api) -> dict:
-    """Films (Ann, CC-BY) and a mirror site (Bob, CC-BY-NC) both hold the astronaut; both
-    manifests are signed and a model is trained on both."""
-    ann, bob = holder(admin, "Ann Films"), holder(admin, "Bob Pictures")
-    cc_by = builtin_licence(admin, "CC-BY-4.0")
-    cc_nc = builtin_licence(admin, "CC-BY-NC-4.0")
-    films = source(admin, [ann["id"]], cc_by["id"], name="Films")
-    mirror = source(admin, [bob["id"]], cc_nc["id"], name="Mirror")
-    assets = {"astronaut": upload(admin, films["id"], media.image("astronaut.png")),
-              "coffee": upload(admin, films["id"], media.image("coffee.png")),
-              "mirrored": upload(admin, mirror["id"], media.image("astronaut.png")),
-              "chelsea": upload(admin, mirror["id"], media.image("chelsea.png"))}
-    films_manifest = admin.ok("post", f"/v1/sources/{films['id']}/manifests", 201)
-    mirror_manifest = admin.ok("post", f"/v1/sources/{mirror['id']}/manifests", 201)
-    model = admin.ok("post", "/v1/models", 201, json=_model_body(
-        "Dreamer", {"source_id": films["id"], "weight": "0.7"},
-        {"source_id": mirror["id"], "manifest_id": mirror_manifest["id"], "weight": 0.3}))
-    return {"ann": ann, "bob": bob, "films": films, "mirror": mirror, "assets": assets,
-            "films_manifest": films_manifest, "mirror_manifest": mirror_manifest,
-            "model": model, "cc_by": cc_by, "cc_nc": cc_nc}
+world = seeded(lineage_world)
 
 
 @pytest.fixture
 def generation(admin: Api, world: dict) -> dict:
-    check = _check(admin, "shot-12.jpg", _generated_copy())
+    check = _check(admin, "shot-12.jpg", near_copy_of_astronaut())
     assert check["verdict"] == "copy"
     return admin.ok("post", "/v1/generations", 201, json={
         "model_id": world["model"]["id"], "production": "Space Opera", "title": "Shot 12",
@@ -168,7 +135,7 @@ def test_asset_lineage_walks_to_models_and_generations(admin: Api, world: dict,
 
 def test_linking_checks_and_listing_generations(admin: Api, world: dict, generation: dict,
                                                 cli) -> None:  # type: ignore[no-untyped-def]
-    coffee = _check(admin, "shot-13.jpg", _jpeg(Image.open(media.image("coffee.png"))))
+    coffee = _check(admin, "shot-13.jpg", jpeg(Image.open(media.image("coffee.png"))))
     path = f"/v1/generations/{generation['id']}/checks"
     linked = admin.ok("post", path, 201, json={"check_id": coffee["id"]})
     assert linked["check_ids"] == sorted([generation["check"]["id"], coffee["id"]])
@@ -248,7 +215,7 @@ def test_roles_and_scope(admin: Api, curator: Api, auditor: Api, world: dict, ge
     assert curator.ok("post", "/v1/models", 201, json=body)["name"] == "Holder model"
     assert curator.post("/v1/generations", json=gen_body | {
         "check_ids": [generation["check"]["id"]]}).status_code == 404
-    own_check = _check(curator, "c.jpg", _generated_copy())
+    own_check = _check(curator, "c.jpg", near_copy_of_astronaut())
     made = curator.ok("post", "/v1/generations", 201, json=gen_body | {"check_ids": [own_check["id"]]})
     assert curator.ok("get", f"/v1/generations/{made['id']}/lineage")["works"]
 

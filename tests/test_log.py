@@ -69,8 +69,9 @@ def test_proofs_from_the_database_match_the_verifiers(admin: Api) -> None:
         holder(admin, f"Holder {i}")
     client = admin.client
     size = int(_checkpoint(client).split("\n")[1])
-    from registry.auditlog import merkle
     import base64
+
+    from registry.auditlog import merkle
     for tree_size in (1, 2, 7, 8, 13, size):
         for idx in {0, tree_size // 2, tree_size - 1}:
             proof = client.get("/v1/log/proofs/inclusion", params={"idx": idx, "tree_size": tree_size}).json()
@@ -167,11 +168,18 @@ def test_substituted_manifest_is_reported(populated: dict, cli, settings) -> Non
     assert f"manifest {films['id']}: signed payload differs from the logged digest" in output
 
 
-def test_edited_checkpoint_root_is_reported(populated: dict, cli, settings) -> None:  # type: ignore[no-untyped-def]
+def test_edited_checkpoint_root_is_reported(populated: dict, admin: Api, cli, settings) -> None:  # type: ignore[no-untyped-def]
     _tamper(settings, "UPDATE log_checkpoint SET root = (SELECT hash FROM log_node LIMIT 1)")
     code, output = _verify_log(cli)
     assert code == 1
     assert "stored size or root differs from the signed note's (the row was edited)" in output
+    # Nor is the edited root published: exports and proofs refuse it rather than sign off on it.
+    export = admin.get("/v1/exports/audit", params={"since": "2000-01-01T00:00:00Z",
+                                                    "until": "2100-01-01T00:00:00Z"})
+    assert export.status_code == 503, export.text
+    assert export.headers["content-type"] == "application/problem+json"
+    assert "does not match its signed note" in export.json()["detail"]
+    assert admin.get("/v1/log/entries/0").status_code == 503
 
 
 def test_deleted_checkpoints_are_reported(populated: dict, admin: Api, cli, settings) -> None:  # type: ignore[no-untyped-def]

@@ -9,15 +9,8 @@ from PIL import Image
 
 from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
-
-
-def _jpeg(image: Image.Image, scale: float = 0.7) -> bytes:
-    """Rescaled and re-encoded: a near copy, not the same file."""
-    image = image.convert("RGB").resize((int(image.width * scale), int(image.height * scale)))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=60)
-    return buffer.getvalue()
+from tests.factories import upload
+from tests.worlds import jpeg, lookup_world, seeded
 
 
 def _lookup(api: Api, *files: tuple[str, bytes], status: int = 200) -> dict:
@@ -30,35 +23,7 @@ def _log_size(api: Api) -> int:
     return int(api.client.get("/v1/log/checkpoint").text.splitlines()[1])
 
 
-@pytest.fixture
-def world(admin: Api) -> dict:
-    """Ann's stills (CC-BY) and a model trained on them, a generation whose check copied
-    her coffee still, Bob's stills, and a mirror source (Bob's) holding the same coffee file."""
-    ann, bob = holder(admin, "Ann Films"), holder(admin, "Bob Pictures")
-    cc_by = builtin_licence(admin, "CC-BY-4.0")
-    nc = builtin_licence(admin, "CC-BY-NC-4.0")
-    ann_src = source(admin, [ann["id"]], cc_by["id"], name="Ann stills")
-    bob_src = source(admin, [bob["id"]], cc_by["id"], name="Bob stills")
-    mirror = source(admin, [bob["id"]], nc["id"], name="Mirror")
-    world = {"ann": ann, "bob": bob, "ann_src": ann_src, "bob_src": bob_src, "mirror": mirror,
-             "cc_by": cc_by, "nc": nc,
-             "coffee": upload(admin, ann_src["id"], media.image("coffee.png")),
-             "astronaut": upload(admin, ann_src["id"], media.image("astronaut.png")),
-             "chelsea": upload(admin, bob_src["id"], media.image("chelsea.png")),
-             "mirrored": upload(admin, mirror["id"], media.image("coffee.png"))}
-    admin.ok("post", f"/v1/sources/{ann_src['id']}/manifests", 201)
-    admin.ok("post", f"/v1/sources/{mirror['id']}/manifests", 201)
-    world["model"] = admin.ok("post", "/v1/models", 201, json={
-        "name": "dreamer", "version": "2", "owner": "Lab", "trained_until": "2026-06-30",
-        "training_sources": [{"source_id": ann_src["id"], "weight": "0.75"}]})
-    generated = _jpeg(Image.open(media.image("coffee.png")), 0.5)
-    check = admin.post("/v1/checks", files=[("files", ("shot.jpg", generated))]).json()
-    world["generation"] = admin.ok("post", "/v1/generations", 201, json={
-        "model_id": world["model"]["id"], "production": "Short film", "title": "Shot 12",
-        "check_ids": [check["id"]]})
-    world["ann_key"] = admin.make_key("rights_holder", holder_id=ann["id"])
-    world["bob_key"] = admin.make_key("rights_holder", holder_id=bob["id"])
-    return world
+world = seeded(lookup_world)
 
 
 def _works(result: dict, item: int = 0) -> dict[str, dict]:
@@ -69,7 +34,7 @@ def test_upload_finds_the_work_its_copies_models_and_generations(admin: Api, wor
     ann: Api = world["ann_key"]
     before = _log_size(admin)
     near = Image.open(media.image("coffee.png"))
-    result = _lookup(ann, ("mine.jpg", _jpeg(near)))
+    result = _lookup(ann, ("mine.jpg", jpeg(near, scale=0.7)))
     assert result["scope"] == world["ann"]["id"]
     works = _works(result)
     assert list(works) == [world["coffee"]["id"]]  # the mirror's copy is Bob's: dropped
@@ -78,8 +43,10 @@ def test_upload_finds_the_work_its_copies_models_and_generations(admin: Api, wor
     assert work["holder_ids"] == [world["ann"]["id"]]
     assert (work["channel"], work["coverage"], work["mirrored"]) == ("global_hash", 1.0, False)
     # The same content is held by two sources, each with its licence; the model trained on
-    # Ann's stills; the generation whose check matched the still.
-    sources = {s["source_id"]: s for s in work["sources"]}
+    # Ann's stills; the generation whose check matched the still. A reader sees both copies.
+    [seen] = [w for w in _lookup(admin, ("mine.jpg", jpeg(near, scale=0.7)))["items"][0]["works"]
+              if w["asset_id"] == world["coffee"]["id"]]
+    sources = {s["source_id"]: s for s in seen["sources"]}
     assert set(sources) == {world["ann_src"]["id"], world["mirror"]["id"]}
     assert sources[world["ann_src"]["id"]]["licence"] == "CC-BY-4.0"
     assert sources[world["mirror"]["id"]]["licence"] == "CC-BY-NC-4.0"
@@ -87,11 +54,17 @@ def test_upload_finds_the_work_its_copies_models_and_generations(admin: Api, wor
     assert (model["model_id"], model["weight"]) == (world["model"]["id"], "0.750000")
     assert sources[world["mirror"]["id"]]["models"] == []
     # The check matched the still in both sources (the same file): one hit per copy.
-    hits = work["generations"]
+    hits = seen["generations"]
     assert {h["asset_id"] for h in hits} == {world["coffee"]["id"], world["mirrored"]["id"]}
     assert {(h["generation_id"], h["production"], h["check_id"]) for h in hits} == {
         (world["generation"]["id"], "Short film", world["generation"]["check_ids"][0])}
-    assert {c["asset_id"] for c in work["copies"]} == {world["coffee"]["id"], world["mirrored"]["id"]}
+    assert {c["asset_id"] for c in seen["copies"]} == {world["coffee"]["id"], world["mirrored"]["id"]}
+    # Ann sees her own copy only: the mirror's is Bob's asset in Bob's source (as in her flags).
+    assert [s["source_id"] for s in work["sources"]] == [world["ann_src"]["id"]]
+    assert work["sources"][0] == sources[world["ann_src"]["id"]]
+    assert [c["asset_id"] for c in work["copies"]] == [world["coffee"]["id"]]
+    assert [(h["asset_id"], h["generation_id"]) for h in work["generations"]] == [
+        (world["coffee"]["id"], world["generation"]["id"])]
     # A lookup is a read: nothing stored (not even the uploaded work), nothing logged.
     assert _log_size(admin) == before
     assert not admin.client.app.state.blobs.exists(result["items"][0]["sha256"])
@@ -102,8 +75,8 @@ def test_upload_finds_the_work_its_copies_models_and_generations(admin: Api, wor
 
 def test_scope_holders_see_their_own_works_readers_see_all(admin: Api, curator: Api,
                                                           auditor: Api, world: dict) -> None:
-    coffee = ("c.jpg", _jpeg(Image.open(media.image("coffee.png"))))
-    chelsea = ("k.jpg", _jpeg(Image.open(media.image("chelsea.png"))))
+    coffee = ("c.jpg", jpeg(Image.open(media.image("coffee.png")), scale=0.7))
+    chelsea = ("k.jpg", jpeg(Image.open(media.image("chelsea.png")), scale=0.7))
     every = {world["coffee"]["id"], world["mirrored"]["id"]}
     for reader in (admin, curator, auditor):
         result = _lookup(reader, coffee, chelsea)
@@ -121,7 +94,7 @@ def test_scope_holders_see_their_own_works_readers_see_all(admin: Api, curator: 
 
 def test_lookup_by_phash_only(admin: Api, auditor: Api, world: dict) -> None:
     local = str(imagehash.phash(Image.open(media.image("coffee.png"))))
-    near = str(imagehash.phash(Image.open(io.BytesIO(_jpeg(Image.open(media.image("astronaut.png")))))))
+    near = str(imagehash.phash(Image.open(io.BytesIO(jpeg(Image.open(media.image("astronaut.png")), scale=0.7)))))
     ann: Api = world["ann_key"]
     result = ann.ok("post", "/v1/lookups/fingerprints",
                     json={"phashes": [local, near, "0123456789abcdef"]})

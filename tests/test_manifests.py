@@ -78,7 +78,8 @@ def test_tampered_or_foreign_manifests_fail(admin: Api, films: dict, cli, tmp_pa
     envelope = json.loads(admin.get(f"/v1/manifests/{manifest['id']}/envelope").content)
     keys = _keys_file(admin, tmp_path)
 
-    urlsafe = dict(envelope, payload=base64.urlsafe_b64encode(base64.b64decode(envelope["payload"])).decode().rstrip("="))
+    payload = base64.b64decode(envelope["payload"])
+    urlsafe = dict(envelope, payload=base64.urlsafe_b64encode(payload).decode().rstrip("="))
     result = cli("verify", str(_save(tmp_path, "urlsafe.json", json.dumps(urlsafe))), "--key", str(keys))
     assert result.exit_code == 0, result.output
 

@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-from pathlib import Path
 
 import imagehash
 import pytest
@@ -10,22 +9,14 @@ from PIL import Image
 
 from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
+from tests.factories import source, upload
+from tests.worlds import optouts_world, seeded
 
 OPT_OUT_DATE = "2026-03-01T00:00:00Z"
 
 
 def _phash(image: Image.Image) -> str:
     return str(imagehash.phash(image))
-
-
-def _jpeg_copy(path: Path, tmp_path: Path, scale: float = 0.8) -> Path:
-    """A near copy as a crawler finds it: rescaled and re-encoded."""
-    image = Image.open(path).convert("RGB")
-    image = image.resize((int(image.width * scale), int(image.height * scale)))
-    out = tmp_path / f"{path.stem}-copy.jpg"
-    image.save(out, format="JPEG", quality=70)
-    return out
 
 
 def _model(api: Api, name: str, trained_until: str, *source_ids: str) -> dict:
@@ -38,26 +29,7 @@ def _evaluate(api: Api, source_id: str, use: str, on: str) -> dict:
     return api.ok("post", "/v1/evaluations", json={"source_ids": [source_id], "use": use, "on": on})
 
 
-@pytest.fixture
-def world(admin: Api, tmp_path: Path) -> dict:
-    """Ann's film stills, Bob's stills, and a crawl (held by Bob) with a copy of Ann's still."""
-    ann, bob = holder(admin, "Ann Films"), holder(admin, "Bob Pictures")
-    cc_by = builtin_licence(admin, "CC-BY-4.0")["id"]
-    ann_src = source(admin, [ann["id"]], cc_by, name="Ann stills")
-    bob_src = source(admin, [bob["id"]], cc_by, name="Bob stills")
-    crawl = source(admin, [bob["id"]], cc_by, name="Crawl")
-    world = {
-        "ann": ann, "bob": bob, "ann_src": ann_src, "bob_src": bob_src, "crawl": crawl,
-        "coffee": upload(admin, ann_src["id"], media.image("coffee.png")),
-        "chelsea": upload(admin, bob_src["id"], media.image("chelsea.png")),
-        "coffee_copy": upload(admin, crawl["id"], _jpeg_copy(media.image("coffee.png"), tmp_path)),
-        "rocket": upload(admin, crawl["id"], media.image("rocket.jpg")),
-    }
-    for src in (ann_src, bob_src, crawl):
-        admin.ok("post", f"/v1/sources/{src['id']}/manifests", 201)
-    world["ann_key"] = admin.make_key("rights_holder", holder_id=ann["id"])
-    world["bob_key"] = admin.make_key("rights_holder", holder_id=bob["id"])
-    return world
+world = seeded(optouts_world)
 
 
 def _opt_out_flags(flags: dict) -> set[tuple[str, str]]:

@@ -1,20 +1,32 @@
-"""Report cost must not grow with what a report covers: the compensation statement of a
-model trained on 100 sources with 100 generations, and the clearance of its production of
-100 generations (every training source evaluated), make as many database queries as those
-of a model with 10 of each."""
+"""Cost must not grow with what a page shows: reports, exports, lookups, claim filings and
+model creation over 100 records make as many database queries as over 10.
 
+The compensation statement of a model trained on 100 sources with 100 generations, and the
+clearance of its production of 100 generations (every training source evaluated); an audit
+export page of 100 records of each type whose logged view has links in other tables (a
+source's holders, a model's training sources, a generation's checks, a claim's events); a
+rights holder's lookup of a work held in 100 sources; a compensation claim citing 100
+training sources (their manifests each proven in the log); creating a model trained on 100
+sources, and a generation linked to 100 checks: each counted against the same with 10."""
+
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
+import imagehash
 import pytest
+from PIL import Image
 from sqlalchemy import event
 
+from registry.exports.service import PAGE
 from tests import media
 from tests.conftest import Api
 from tests.factories import builtin_licence, holder, source, upload
 
 SMALL, LARGE = 10, 100
 PERIOD = {"period_start": "2026-01-01", "period_end": "2027-12-31", "pool": "1000.00"}
+BATCHED = ("source", "ai_model", "generation", "claim")  # audited types with linked rows
 
 
 @contextmanager
@@ -47,24 +59,66 @@ def _production(admin: Api, model: dict, name: str, generations: int, check_id: 
             "check_ids": [check_id] if n == 0 else []})
 
 
+def _checkpointed(admin: Api, even: bool = False) -> None:
+    """A checkpoint signed for the log's size, so that a counted request finds it rather
+    than signing one; ``even``: the size made even first (with one more entry if need be),
+    as an append to a log of odd size reads a node more than one to a log of even size."""
+    size = int(admin.client.get("/v1/log/checkpoint").text.splitlines()[1])
+    if even and size % 2:
+        holder(admin, "Parity")
+        admin.client.get("/v1/log/checkpoint")
+
+
+def _compensation(api: Api, model: dict) -> dict:
+    return api.ok("post", "/v1/claims", 201, json={
+        "kind": "compensation", "model_id": model["id"],
+        "statement": "My libraries were used to train this model."})
+
+
 @pytest.fixture
 def world(admin: Api) -> dict:
-    """Two models, trained on SMALL and on LARGE sources (each with a holder of its own
-    besides Ann, a work and a manifest), with productions of as many generations."""
+    """SMALL sources (each with a holder of its own besides Ann, a work, a manifest), a
+    model trained on them with a production of as many generations, as many models trained
+    on one source each and as many claims of Ann's against those; then as many more of each
+    up to LARGE (the large model trained on every source). ``mark`` is when the first part
+    ended; the small model's creation and the large one's are counted."""
+    start = datetime.now(UTC)
     cc_by = builtin_licence(admin, "CC-BY-4.0")["id"]
     ann = holder(admin, "Ann Films")
-    sources = [source(admin, [holder(admin, f"Holder {n}")["id"], ann["id"]], cc_by,
-                      name=f"Library {n}") for n in range(LARGE)]
-    upload(admin, sources[0]["id"], media.image("coffee.png"))
-    for s in sources:
-        upload(admin, s["id"], media.image("camera.png"))
-        admin.ok("post", f"/v1/sources/{s['id']}/manifests", 201)
-    check = admin.post("/v1/checks", files=[("files", ("shot.png", media.image("coffee.png").read_bytes()))])
-    assert check.status_code == 201 and check.json()["items"][0]["matches"], check.text
-    small, large = _model(admin, "small", sources[:SMALL]), _model(admin, "large", sources)
-    _production(admin, small, "few", SMALL, check.json()["id"])
-    _production(admin, large, "many", LARGE, check.json()["id"])
-    return {"small": small, "large": large}
+    ann_key = admin.make_key("rights_holder", ann["id"])
+    world: dict = {"start": start, "ann_key": ann_key, "created": {}}
+    sources: list[dict] = []
+
+    def part(size: str, count: int, check_id: str | None) -> str:
+        new = [source(admin, [holder(admin, f"Holder {n}")["id"], ann["id"]], cc_by,
+                      name=f"Library {n}") for n in range(len(sources), count)]
+        sources.extend(new)
+        if check_id is None:  # the first part: a work of its own, and one held by all
+            upload(admin, new[0]["id"], media.image("coffee.png"))
+        for s in new:
+            upload(admin, s["id"], media.image("camera.png"))  # the same work everywhere
+            if size == "small":
+                upload(admin, s["id"], media.image("astronaut.png"))
+            admin.ok("post", f"/v1/sources/{s['id']}/manifests", 201)
+        if check_id is None:
+            check = admin.post("/v1/checks", files=[
+                ("files", ("shot.png", media.image("coffee.png").read_bytes()))])
+            assert check.status_code == 201 and check.json()["items"][0]["matches"], check.text
+            check_id = check.json()["id"]
+        _checkpointed(admin, even=True)
+        with _queries(admin) as created:
+            world[size] = _model(admin, size, sources)
+        world["created"][size] = len(created)
+        _production(admin, world[size], "few" if size == "small" else "many", count, check_id)
+        for s in new:
+            _compensation(ann_key, _model(admin, f"single {s['name']}", [s]))
+        return check_id
+
+    check_id = part("small", SMALL, None)
+    world["mark"] = datetime.now(UTC)
+    part("large", LARGE, check_id)
+    world["end"] = datetime.now(UTC)
+    return world
 
 
 def test_compensation_and_clearance_queries_do_not_grow(admin: Api, world: dict) -> None:
@@ -78,4 +132,65 @@ def test_compensation_and_clearance_queries_do_not_grow(admin: Api, world: dict)
             report = admin.ok("get", "/v1/reports/clearance", params={"production": production})
         assert report["works"]
         counts[size] = (len(compensation), len(clearance))
+    assert counts["large"] == counts["small"], counts
+
+
+def _export(admin: Api, since: datetime, until: datetime) -> tuple[dict, int]:
+    """The export's trailer and the queries it made."""
+    _checkpointed(admin)
+    with _queries(admin) as seen:
+        response = admin.get("/v1/exports/audit", params={
+            "since": since.isoformat(), "until": until.isoformat(), "format": "jsonl"})
+    assert response.status_code == 200, response.text
+    trailer = json.loads(response.text.splitlines()[-1])
+    assert trailer["section"] == "trailer" and trailer["entries"] < PAGE  # one page of each
+    return trailer, len(seen)
+
+
+def _lookup(api: Api, image: str) -> tuple[list[dict], int]:
+    phash = str(imagehash.phash(Image.open(media.image(image))))
+    with _queries(api) as seen:
+        result = api.ok("post", "/v1/lookups/fingerprints", json={"phashes": [phash]})
+    return result["items"][0]["works"], len(seen)
+
+
+def test_export_lookup_claim_and_creation_queries_do_not_grow(admin: Api, world: dict) -> None:
+    counts: dict[str, dict[str, int]] = {"small": {}, "large": {}}
+    # Creating a model: every training source and its latest manifest loaded at once.
+    for size in counts:
+        counts[size]["create model"] = world["created"][size]
+    # Creating a generation linked to 10, then 100, checks: all loaded at once.
+    checks = [admin.ok("post", "/v1/checks/fingerprints", 201,
+                       json={"phashes": [f"{n:016x}"]})["id"] for n in range(LARGE)]
+    for size, linked in (("small", SMALL), ("large", LARGE)):
+        _checkpointed(admin, even=True)
+        with _queries(admin) as created:
+            admin.ok("post", "/v1/generations", 201, json={
+                "model_id": world[size]["id"], "production": "linked", "title": size,
+                "check_ids": checks[:linked]})
+        counts[size]["create generation"] = len(created)
+    # An export page of 10, then of 100, records of each type with linked rows.
+    for size, until, least in (("small", world["mark"], SMALL), ("large", world["end"], LARGE)):
+        trailer, counts[size]["export"] = _export(admin, world["start"], until)
+        assert all(trailer["records_by_type"][t] >= least for t in BATCHED), trailer
+        assert trailer["records_by_type"]["source"] == least
+    # A rights holder's lookup of a work held in 10 sources, then of one held in 100: as
+    # many queries as the lookup of a work held in one (the index finds 10 copies of the
+    # first two, each walked; the first lookup catches the index up: not counted).
+    ann: Api = world["ann_key"]
+    _lookup(ann, "coffee.png")
+    [work], one = _lookup(ann, "coffee.png")
+    assert len(work["copies"]) == 1
+    for size, image, copies in (("small", "astronaut.png", SMALL), ("large", "camera.png", LARGE)):
+        works, counts[size]["lookup"] = _lookup(ann, image)
+        assert len(works) == SMALL and all(len(w["copies"]) == copies for w in works), works
+        assert counts[size]["lookup"] == one, (size, counts[size]["lookup"], one)
+    # Ann's compensation claims: evidence citing 10, then 100, training sources (each
+    # manifest proven in the log).
+    for size, cited in (("small", SMALL), ("large", LARGE)):
+        _checkpointed(admin, even=True)
+        with _queries(ann) as filing:
+            evidence = _compensation(ann, world[size])["evidence"]
+        assert len(evidence["training_sources"]) == len(evidence["manifests"]) == cited
+        counts[size]["claim"] = len(filing)
     assert counts["large"] == counts["small"], counts

@@ -20,50 +20,13 @@ from registry.auditlog import merkle
 from registry.reports.frames import THUMB_SIZE
 from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
+from tests.factories import holder, source, upload
+from tests.worlds import clip_scene, jpeg, seeded
 
 PERIOD = {"period_start": "2000-01-01", "period_end": "2100-12-31"}
 
 
-@pytest.fixture
-def scene(admin: Api, tmp_path: Path) -> dict:
-    blender = holder(admin, "Blender Foundation")
-    archive = holder(admin, "Stills Archive")
-    painter = holder(admin, "Independent Painter", kind="person")
-    films = source(admin, [blender["id"]], builtin_licence(admin, "CC-BY-4.0")["id"],
-                   name="Open movies")
-    stills = source(admin, [archive["id"]], builtin_licence(admin, "CC-BY-NC-4.0")["id"],
-                    name="Research stills")
-    bunny = upload(admin, films["id"], media.clip("bigbuckbunny.mp4"))
-    coffee = upload(admin, stills["id"], media.image("coffee.png"))
-    upload(admin, stills["id"], media.image("camera.png"))
-    upload(admin, stills["id"], media.image("astronaut.png"), holder_id=painter["id"])
-    for s in (films, stills):
-        admin.ok("post", f"/v1/sources/{s['id']}/manifests", 201)
-    model = admin.ok("post", "/v1/models", 201, json={
-        "name": "DreamFrames", "version": "1.0", "owner": "Example Studio",
-        "trained_until": "2026-10-31",
-        "training_sources": [{"source_id": films["id"], "weight": "3"},
-                             {"source_id": stills["id"], "weight": "1"}]})
-    copy = media.make_variant(media.clip("bigbuckbunny.mp4"), tmp_path / "generated.mp4",
-                              start=1.0, duration=3.0, scale=0.5, bitrate=300_000)
-    with copy.open("rb") as fh:
-        check = admin.ok("post", "/v1/checks", 201, files=[("files", ("generated.mp4", fh))])
-    assert check["verdict"] == "copy"
-    generation = admin.ok("post", "/v1/generations", 201, json={
-        "model_id": model["id"], "production": "Sintel Returns", "title": "Shot 12",
-        "intended_use": "commercial_release", "check_ids": [check["id"]]})
-    still = Image.open(media.image("coffee.png")).convert("RGB").resize((300, 200))
-    buffer = io.BytesIO()
-    still.save(buffer, format="JPEG", quality=70)
-    still_check = admin.ok("post", "/v1/checks", 201,
-                           files=[("files", ("poster.jpg", buffer.getvalue()))])
-    poster = admin.ok("post", "/v1/generations", 201, json={
-        "model_id": model["id"], "production": "Sintel Returns", "title": "Poster",
-        "check_ids": [still_check["id"]]})
-    return {"blender": blender, "archive": archive, "painter": painter, "films": films,
-            "stills": stills, "bunny": bunny, "coffee": coffee, "model": model,
-            "copy": copy, "check": check, "generation": generation, "poster": poster}
+scene = seeded(clip_scene)
 
 
 def _get(api: Api, path: str, status: int = 200, **params: str):  # type: ignore[no-untyped-def]
@@ -180,9 +143,8 @@ def test_copyright_evidence_in_every_format(admin: Api, scene: dict, cli, tmp_pa
 def test_evidence_shows_what_found_each_match(admin: Api, scene: dict) -> None:
     coffee = Image.open(media.image("coffee.png")).convert("RGB")
     w, h = coffee.size
-    buffer = io.BytesIO()
-    coffee.crop((w // 4, 0, w, h * 3 // 4)).save(buffer, format="JPEG", quality=70)  # 75% a side
-    check = admin.ok("post", "/v1/checks", 201, files=[("files", ("detail.jpg", buffer.getvalue()))])
+    detail = jpeg(coffee.crop((w // 4, 0, w, h * 3 // 4)), quality=70)  # 75% a side
+    check = admin.ok("post", "/v1/checks", 201, files=[("files", ("detail.jpg", detail))])
     generation = admin.ok("post", "/v1/generations", 201, json={
         "model_id": scene["model"]["id"], "production": "Elsewhere", "title": "Detail",
         "check_ids": [check["id"]]})

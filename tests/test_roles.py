@@ -1,21 +1,10 @@
-import pytest
 
 from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
+from tests.factories import holder, source
+from tests.worlds import roles_world, seeded
 
-
-@pytest.fixture
-def world(admin: Api) -> dict:
-    """Two holders, each with a source and an asset."""
-    ann, bob = holder(admin, "Ann Films"), holder(admin, "Bob Pictures")
-    cc_by = builtin_licence(admin, "CC-BY-4.0")
-    ann_src = source(admin, [ann["id"]], cc_by["id"], name="Ann")
-    bob_src = source(admin, [bob["id"]], cc_by["id"], name="Bob")
-    return {"ann": ann, "bob": bob, "ann_src": ann_src, "bob_src": bob_src,
-            "ann_asset": upload(admin, ann_src["id"], media.image("coffee.png")),
-            "bob_asset": upload(admin, bob_src["id"], media.image("chelsea.png")),
-            "licence": cc_by}
+world = seeded(roles_world)
 
 
 def test_missing_wrong_and_revoked_keys_get_401(admin: Api, client) -> None:  # type: ignore[no-untyped-def]

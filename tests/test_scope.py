@@ -6,34 +6,14 @@ import base64
 import json
 
 import pypdfium2 as pdfium
-import pytest
 
-from tests import media
 from tests.conftest import Api
-from tests.factories import builtin_licence, holder, source, upload
+from tests.worlds import scope_world, seeded
 
 PERIOD = {"period_start": "2026-01-01", "period_end": "2026-12-31", "pool": "1000.00"}
 
 
-@pytest.fixture
-def registry(admin: Api) -> dict:
-    """Ann and Bob each hold a source; one model trained on both."""
-    ann, bob = holder(admin, "Ann Films"), holder(admin, "Bob Pictures")
-    cc_by = builtin_licence(admin, "CC-BY-4.0")["id"]
-    ann_src = source(admin, [ann["id"]], cc_by, name="Ann stills")
-    bob_src = source(admin, [bob["id"]], cc_by, name="Bob secret library")
-    upload(admin, ann_src["id"], media.image("coffee.png"))
-    upload(admin, bob_src["id"], media.image("chelsea.png"))
-    manifests = [admin.ok("post", f"/v1/sources/{s['id']}/manifests", 201) for s in (ann_src, bob_src)]
-    model = admin.ok("post", "/v1/models", 201, json={
-        "name": "Dreamreel", "version": "1", "owner": "Studio X", "trained_until": "2026-10-01",
-        "training_sources": [{"source_id": ann_src["id"], "weight": "0.5"},
-                             {"source_id": bob_src["id"], "weight": "0.5"}]})
-    bob_link = next(s for s in model["training_sources"] if s["source_id"] == bob_src["id"])
-    return {"ann": ann, "ann_src": ann_src, "bob_src": bob_src, "model": model,
-            "bob_secrets": [bob_src["id"], "Bob secret library", manifests[1]["id"],
-                            bob_link["manifest_sha256"]],
-            "ann_key": admin.make_key("rights_holder", ann["id"])}
+registry = seeded(scope_world)
 
 
 def _leaks(text: str, registry: dict) -> list[str]:

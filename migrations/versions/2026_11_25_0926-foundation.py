@@ -1,16 +1,16 @@
 """foundation
 
 Revision ID: 2026_11_25_foundation
-Revises: 
+Revises:
 Create Date: 2026-11-25 09:26:23.225523
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import registry.core.models
+from alembic import op
 
+import registry.core.models
 
 revision: str = '2026_11_25_foundation'
 down_revision: Union[str, None] = None

@@ -6,11 +6,11 @@ Create Date: 2026-11-25 10:04:23.659152
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import registry.core.models
+from alembic import op
 
+import registry.core.models
 
 revision: str = '2026_11_25_auditlog'
 down_revision: Union[str, None] = '2026_11_25_foundation'

@@ -6,11 +6,11 @@ Create Date: 2026-11-25 11:29:15.158721
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import registry.core.models
+from alembic import op
 
+import registry.core.models
 
 revision: str = '2026_11_25_claims'
 down_revision: Union[str, None] = '2026_11_25_fingerprints'

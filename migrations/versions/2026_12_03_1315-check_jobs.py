@@ -6,11 +6,11 @@ Create Date: 2026-12-03 13:15:56.398728
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import registry.core.models
+from alembic import op
 
+import registry.core.models
 
 revision: str = '2026_12_03_check_jobs'
 down_revision: Union[str, None] = '2026_11_25_claims'

@@ -6,9 +6,8 @@ Create Date: 2026-12-05 17:45:00
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision: str = '2026_12_05_row_versions'
 down_revision: Union[str, None] = '2026_12_03_check_jobs'

@@ -6,9 +6,8 @@ Create Date: 2026-12-05 18:50:00
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision: str = '2026_12_05_checkpoint_chain'
 down_revision: Union[str, None] = '2026_12_05_row_versions'

@@ -6,9 +6,8 @@ Create Date: 2026-12-05 19:20:00
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision: str = '2026_12_05_open_claim_unique'
 down_revision: Union[str, None] = '2026_12_05_checkpoint_chain'

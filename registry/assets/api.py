@@ -9,8 +9,8 @@ from registry.assets.schemas import AssetRead, AssetUpdate
 from registry.auth.deps import AnyActor, Writer
 from registry.core.crud import RetireRequest
 from registry.core.deps import SINGLE_PARTS, BlobsDep, SessionDep, SettingsDep
-from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
 
 router = APIRouter(tags=["Assets"])
 

@@ -27,19 +27,27 @@ from typing import Any
 
 from rich.console import Console
 from rich.filesize import decimal
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task,
-                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from registry.auditlog.service import Actor
+from registry.assets.errors import DuplicateAsset
+from registry.assets.service import check_upload_target
+from registry.auth.actor import Actor
 from registry.auth.models import Role
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
-from registry.assets.errors import DuplicateAsset
-from registry.assets.service import check_upload_target
 from registry.core.errors import RegistryError
 
 BATCH_FILES, BATCH_BYTES = 64, 256 * 1024 * 1024  # hashed, then looked up in one query

@@ -5,29 +5,27 @@ from typing import BinaryIO
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, or_, select
 
+from registry.access import holder_assets, readable_assets
+from registry.assets.errors import DuplicateAsset
 from registry.assets.media import MediaInfo, probe
-from registry.fingerprints.records import fingerprint_staged
 from registry.assets.models import Asset
 from registry.assets.schemas import AssetUpdate
-from registry.access import holder_assets, readable_assets
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.auth.actor import Actor
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
-from registry.core.preconditions import ANY_VERSION, Precondition
-from registry.assets.errors import DuplicateAsset
-from registry.core.crud import (apply_patch, filter_retired, get_or_404, require_live, retire,
-                                 retry_on_concurrent_change)
+from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retry_on_concurrent_change
 from registry.core.errors import Conflict, InvalidMedia, NotFound, PayloadTooLarge
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
+from registry.core.preconditions import ANY_VERSION, Precondition
+from registry.fingerprints.records import fingerprint_staged
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.sources.models import Source
+from registry.unit_of_work import commit_change, retire
 
 ENTITY = "asset"
 _CHUNK = 1024 * 1024
-
-audited(ENTITY, Asset)
 
 
 def stage_upload(stream: BinaryIO, staged: Path, max_bytes: int) -> tuple[str, int]:

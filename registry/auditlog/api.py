@@ -7,8 +7,7 @@ from sqlmodel import select
 
 from registry.auditlog import tree
 from registry.auditlog.models import LogEntry
-from registry.auditlog.schemas import (ConsistencyProof, InclusionProof, LogEntryPage,
-                                       LogEntryRead, ProvenEntry)
+from registry.auditlog.schemas import ConsistencyProof, InclusionProof, LogEntryPage, LogEntryRead, ProvenEntry
 from registry.auth.deps import Overseer
 from registry.core.deps import SessionDep, SettingsDep
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT

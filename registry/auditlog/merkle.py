@@ -248,6 +248,19 @@ def inclusion_proof(index: int, size: int, store: NodeStore) -> list[bytes]:
     return _ranges_hashes(store.get_nodes, _inclusion_ranges(index, size))
 
 
+def root_keys(size: int) -> list[NodeKey]:
+    """The stored nodes ``root`` reads for a tree of ``size`` leaves."""
+    return _range_keys(0, size)
+
+
+def inclusion_proof_keys(index: int, size: int) -> list[NodeKey]:
+    """The stored nodes ``inclusion_proof`` reads: so that a caller proving many leaves can
+    fetch all their nodes at once."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} out of range for tree size {size}")
+    return [key for lo, hi in _inclusion_ranges(index, size) for key in _range_keys(lo, hi)]
+
+
 def consistency_proof(size1: int, size2: int, store: NodeStore) -> list[bytes]:
     """Consistency proof from ``size1`` to ``size2`` (0 < size1 <= size2).
 

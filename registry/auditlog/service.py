@@ -1,38 +1,24 @@
-"""The single write path: every change commits together with its audit-log entry.
-
-Services stage their rows, then call ``commit_change``; the entry is appended in the same
-transaction, so a change without its entry (or the reverse) cannot be committed.
+"""Appending to the audit log: a record's snapshot, the entry's canonical payload, and the
+Merkle nodes each append completes. Services do not call this directly: they commit
+through ``registry.unit_of_work``, which appends in the same transaction.
 """
 
 import base64
-from datetime import date, datetime
-from decimal import Decimal
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import rfc8785
 from sqlalchemy import update
-from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
 
 from registry.auditlog import merkle
 from registry.auditlog.merkle import NodeKey
 from registry.auditlog.models import LogEntry, LogHead, LogNode
-from registry.auth.models import Role
-from registry.core.errors import ChangedConcurrently
+from registry.auth.actor import Actor
 from registry.core.models import utcnow
-
-
-@dataclass(frozen=True)
-class Actor:
-    key_id: str
-    role: Role
-    holder_id: str | None = None
-
-
-SYSTEM_ACTOR = Actor(key_id="system", role=Role.admin)
 
 # Secrets never enter the log, even hashed or encrypted; a manifest's envelope is logged
 # by its payload digest (it can run to megabytes and is verified by its signature).
@@ -59,35 +45,6 @@ def _jsonable(value: Any) -> Any:
 def snapshot(entity: SQLModel) -> dict[str, Any]:
     """The record as the log remembers it (and as ``registry verify-log`` compares it)."""
     return _jsonable(entity.model_dump(mode="python", exclude=_NOT_RECORDED))
-
-
-@dataclass(frozen=True)
-class AuditedType:
-    model: type[SQLModel]
-    extra: Callable[[Session, Any], dict[str, Any]] | None = None
-    # Bookkeeping columns rewritten without a log entry (a job's lease and progress).
-    unlogged: frozenset[str] = frozenset()
-
-
-# entity_type -> how its records look in the log; filled by each domain's service module.
-AUDITED: dict[str, AuditedType] = {}
-
-
-def audited(entity_type: str, model: type[SQLModel],
-            extra: Callable[[Session, Any], dict[str, Any]] | None = None,
-            unlogged: frozenset[str] = frozenset()) -> None:
-    AUDITED[entity_type] = AuditedType(model, extra, unlogged)
-
-
-def record_view(session: Session, entity_type: str, entity: SQLModel) -> dict[str, Any]:
-    """What the log stores for a record: its columns plus domain extras (e.g. holder links)."""
-    view = snapshot(entity)
-    spec = AUDITED.get(entity_type)
-    if spec and spec.unlogged:
-        view = {k: v for k, v in view.items() if k not in spec.unlogged}
-    if spec and spec.extra:
-        view |= spec.extra(session, entity)
-    return view
 
 
 def node_lookup(session: Session) -> Callable[[list[NodeKey]], dict[NodeKey, bytes]]:
@@ -141,36 +98,3 @@ def entry_payload(entry: LogEntry, data: dict[str, Any]) -> bytes:
         "action": entry.action, "entity_type": entry.entity_type, "entity_id": entry.entity_id,
         "data": data,
     })
-
-
-def commit_change(session: Session, actor: Actor, action: str, entity_type: str,
-                  entity: SQLModel) -> None:
-    """Commit the staged change together with its log entry, or neither."""
-    commit_changes(session, actor, [(action, entity_type, entity)])
-
-
-def commit_changes(session: Session, actor: Actor,
-                   changes: list[tuple[str, str, SQLModel]]) -> None:
-    """Commit the staged changes together with one log entry each (in order), or nothing.
-
-    A versioned record (core.models.Versioned) changed by another request since it was
-    read matches no row at the flush: the change is refused as ChangedConcurrently (409),
-    so of simultaneous read-check-writes exactly one wins and logs."""
-    try:
-        # Flushing first surfaces constraint errors and, on SQLite, takes the write lock
-        # before the log head is read; the refresh makes the snapshot what the database
-        # actually stores (numeric scale, timestamps), so replays compare like with like.
-        try:
-            session.flush()
-        except StaleDataError:
-            raise ChangedConcurrently(
-                "another request changed this record at the same time and was applied first; "
-                "read it again and retry if the change still applies") from None
-        for action, entity_type, entity in changes:
-            session.refresh(entity)
-            append_entry(session, actor, action, entity_type, getattr(entity, "id"),
-                         record_view(session, entity_type, entity))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise

@@ -1,16 +1,17 @@
 """The log's Merkle tree in the database: checkpoints and proofs, O(log n) rows each."""
 
 import base64
+from collections.abc import Iterable
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from registry.auditlog import merkle
-from registry.auditlog.checkpoint import Checkpoint, sign_checkpoint
+from registry.auditlog.checkpoint import Checkpoint, NoteError, parse_checkpoint_text, parse_note, sign_checkpoint
 from registry.auditlog.models import LogCheckpoint, LogEntry, LogHead
 from registry.auditlog.service import node_lookup
 from registry.core.config import Settings
-from registry.core.errors import InvalidInput, NotFound
+from registry.core.errors import InvalidInput, NotFound, ServiceUnavailable
 from registry.signingkeys.service import active_signer
 
 
@@ -19,6 +20,21 @@ class DbNodeStore:
 
     def __init__(self, session: Session) -> None:
         self.get_nodes = node_lookup(session)
+
+
+class _ReadNodes:
+    """``merkle.NodeStore`` over nodes already read (a missing one stays missing)."""
+
+    def __init__(self, nodes: dict[merkle.NodeKey, bytes]) -> None:
+        self.nodes = nodes
+
+    def get_nodes(self, keys: list[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
+        return {key: self.nodes[key] for key in keys if key in self.nodes}
+
+
+# Nodes per query when proving many leaves: with the levels' parameters, under SQLite's
+# historic limit of 999 bound parameters.
+_NODES_PER_QUERY = 900
 
 
 def b64(data: bytes) -> str:
@@ -35,11 +51,25 @@ def _check_size(session: Session, tree_size: int) -> None:
         raise InvalidInput(f"tree_size {tree_size} is beyond the log's size {size}")
 
 
+def _as_signed(stored: LogCheckpoint) -> LogCheckpoint:
+    """The stored checkpoint, refused if its columns disagree with its own signed note:
+    exports, reports and evidence publish the root column, which nothing else protects."""
+    try:
+        signed = parse_checkpoint_text(parse_note(stored.note).text)
+    except NoteError:
+        signed = None
+    if signed is None or (signed.size, signed.root) != (stored.size, bytes(stored.root)):
+        raise ServiceUnavailable(
+            f"the stored checkpoint for tree size {stored.size} does not match its signed note; "
+            "the log's storage was altered: run `registry verify-log`")
+    return stored
+
+
 def latest_checkpoint(session: Session, settings: Settings) -> LogCheckpoint:
     """The signed checkpoint for the current size, signing one if none exists yet."""
     stored = session.get(LogCheckpoint, log_size(session))
     if stored is not None:
-        return stored
+        return _as_signed(stored)
     # Signing holds the log head's row (as appends do), so checkpoints are chained in
     # size order and the head names the latest, whichever replica signs it.
     session.execute(update(LogHead).where(LogHead.id == 1)
@@ -49,7 +79,7 @@ def latest_checkpoint(session: Session, settings: Settings) -> LogCheckpoint:
     stored = session.get(LogCheckpoint, head.size)
     if stored is not None:  # another replica signed it while this one waited
         session.rollback()
-        return stored
+        return _as_signed(stored)
     root = merkle.root(head.size, DbNodeStore(session))
     signer = active_signer(session, settings)
     note = sign_checkpoint(Checkpoint(settings.log_origin, head.size, root), [signer]).decode()
@@ -65,18 +95,35 @@ def stored_checkpoint(session: Session, size: int) -> LogCheckpoint:
     checkpoint = session.get(LogCheckpoint, size)
     if checkpoint is None:
         raise NotFound(f"no checkpoint was published for tree size {size}")
-    return checkpoint
+    return _as_signed(checkpoint)
 
 
 def inclusion(session: Session, idx: int, tree_size: int) -> dict:
-    if not 0 <= idx < tree_size:
+    return inclusions(session, [idx], tree_size)[idx]
+
+
+def inclusions(session: Session, idxs: Iterable[int], tree_size: int) -> dict[int, dict]:
+    """Inclusion proofs of many leaves (by index) in the tree of ``tree_size`` leaves: the
+    log's size read once, the root computed once, and every node the proofs need fetched
+    together (one query per ``_NODES_PER_QUERY`` nodes), however many leaves."""
+    wanted = sorted(set(idxs))
+    if any(not 0 <= idx < tree_size for idx in wanted):
         raise InvalidInput("need 0 <= idx < tree_size")
+    if not wanted:
+        return {}
     _check_size(session, tree_size)
-    store = DbNodeStore(session)
-    leaf = store.get_nodes([(0, idx)])[(0, idx)]
-    return {"idx": idx, "tree_size": tree_size, "leaf_hash": b64(leaf),
-            "root": b64(merkle.root(tree_size, store)),
-            "proof": [b64(h) for h in merkle.inclusion_proof(idx, tree_size, store)]}
+    keys = dict.fromkeys(merkle.root_keys(tree_size))
+    for idx in wanted:
+        keys.update(dict.fromkeys([(0, idx), *merkle.inclusion_proof_keys(idx, tree_size)]))
+    ordered, lookup, nodes = list(keys), node_lookup(session), {}
+    for start in range(0, len(ordered), _NODES_PER_QUERY):
+        nodes.update(lookup(ordered[start:start + _NODES_PER_QUERY]))
+    store = _ReadNodes(nodes)
+    root = b64(merkle.root(tree_size, store))
+    return {idx: {"idx": idx, "tree_size": tree_size, "leaf_hash": b64(nodes[(0, idx)]),
+                  "root": root,
+                  "proof": [b64(h) for h in merkle.inclusion_proof(idx, tree_size, store)]}
+            for idx in wanted}
 
 
 def consistency(session: Session, first: int, second: int) -> dict:

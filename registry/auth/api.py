@@ -2,8 +2,8 @@ from fastapi import APIRouter, status
 
 from registry.auth import service
 from registry.auth.deps import Admin
-from registry.core.deps import SessionDep
 from registry.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from registry.core.deps import SessionDep
 
 router = APIRouter(prefix="/v1/keys", tags=["API keys"])
 

@@ -1,12 +1,12 @@
 """Request dependencies: the authenticated actor and the roles each route admits."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from registry.auditlog.service import Actor
+from registry.auth.actor import Actor
 from registry.auth.models import Role
 from registry.auth.service import authenticate
 from registry.core.deps import SessionDep
@@ -25,14 +25,19 @@ def current_actor(
     return authenticate(session, presented)
 
 
-def require(*roles: Role) -> Callable[[Actor], Actor]:
+def check_role(actor: Actor, roles: Iterable[Role]) -> Actor:
+    """The actor, if its role is one of ``roles`` (the API's routes and the portal's pages
+    apply the same role sets through this)."""
     allowed = frozenset(roles)
+    if actor.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise Forbidden(f"role '{actor.role.value}' may not do this; allowed: {names}")
+    return actor
 
+
+def require(*roles: Role) -> Callable[[Actor], Actor]:
     def _check(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
-        if actor.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise Forbidden(f"role '{actor.role.value}' may not do this; allowed: {names}")
-        return actor
+        return check_role(actor, roles)
 
     return _check
 

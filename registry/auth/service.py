@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.auth.actor import Actor
 from registry.auth.models import ApiKey, Role
 from registry.auth.schemas import ApiKeyCreate
 from registry.core.crud import retry_on_concurrent_change
@@ -15,6 +15,7 @@ from registry.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from registry.core.ids import new_id
 from registry.core.models import utcnow
 from registry.holders.models import RightsHolder
+from registry.unit_of_work import commit_change
 
 KEY_PREFIX = "rk_"
 _KEY_ID_LEN = len(new_id("key"))
@@ -24,9 +25,6 @@ _KEY_ID_LEN = len(new_id("key"))
 class IssuedKey:
     record: ApiKey
     secret: str
-
-
-audited("api_key", ApiKey)
 
 
 def _hash(secret: str) -> str:

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from registry.assets.media import MediaInfo, probe_header
 from registry.assets.service import stage_upload
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.auth.actor import Actor
 from registry.checkjobs.models import FINISHED, CheckJob, JobState
 from registry.checks import service as checks
 from registry.checks.schemas import CheckItem
@@ -24,11 +24,9 @@ from registry.core.models import utcnow
 from registry.core.pagination import paginate
 from registry.fingerprints.live import LiveIndex
 from registry.fingerprints.records import fingerprint_clip_file
+from registry.unit_of_work import commit_change
 
 ENTITY = "check_job"
-
-# Heartbeats rewrite the lease and progress many times a run: bookkeeping, not history.
-audited(ENTITY, CheckJob, unlogged=frozenset({"frames_done", "seconds_done", "lease_until"}))
 
 Progress = Callable[[int, float], None]
 

@@ -23,7 +23,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from registry.auditlog.service import SYSTEM_ACTOR, Actor, commit_change
+from registry.auth.actor import SYSTEM_ACTOR, Actor
 from registry.auth.models import Role
 from registry.checkjobs.models import CheckJob, JobState
 from registry.checkjobs.service import ENTITY, Checked, check_file
@@ -33,6 +33,7 @@ from registry.core.config import Settings
 from registry.core.errors import RegistryError, ServiceUnavailable
 from registry.core.models import utcnow
 from registry.fingerprints.live import LiveIndex
+from registry.unit_of_work import commit_change
 
 log = logging.getLogger("registry.jobs")
 

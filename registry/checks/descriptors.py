@@ -9,8 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from registry.fingerprints import descriptors as fmt
-from registry.fingerprints.image import (FINGERPRINT_VERSION, ORB_CODE_BYTES, ORB_QUERY_FEATURES,
-                                         QUERY_RETRY_SIDES, QUERY_WORK_SIDE)
+from registry.fingerprints.image import (
+    FINGERPRINT_VERSION,
+    ORB_CODE_BYTES,
+    ORB_QUERY_FEATURES,
+    QUERY_RETRY_SIDES,
+    QUERY_WORK_SIDE,
+)
 
 PHash = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$",
                              description="64-bit pHash as 16 hex digits (str(imagehash.phash))")]

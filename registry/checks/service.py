@@ -2,6 +2,7 @@
 the registered works they copy, and stored so that reports can cite them."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -14,34 +15,37 @@ from registry.access import holders_of, licence_of
 from registry.assets.media import MediaInfo, probe
 from registry.assets.models import Asset
 from registry.assets.service import stage_upload
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.auth.actor import Actor
 from registry.checks.models import Check
-from registry.checks.schemas import (Channel, CheckItem, FingerprintQuery, Match, Span,
-                                     Transform, Verdict)
+from registry.checks.schemas import Channel, CheckItem, FingerprintQuery, Match, Span, Transform, Verdict
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.errors import NotFound
 from registry.core.ids import new_id
-from registry.fingerprints.alignment import (DEFAULT_RADIUS, ClipMatch, frame_codes, match_video,
-                                             nearest_codes, span_votes, window)
+from registry.fingerprints.alignment import (
+    DEFAULT_RADIUS,
+    ClipMatch,
+    frame_codes,
+    match_video,
+    nearest_codes,
+    span_votes,
+    window,
+)
 from registry.fingerprints.descriptors import Descriptor
 from registry.fingerprints.image import QueryDescriptors
 from registry.fingerprints.index import split_frame_ids
 from registry.fingerprints.live import LiveIndex
-from registry.fingerprints.matching import (SCORE_DECIMALS, Candidate, Evidence, Fit, score,
-                                            strength, verdict)
+from registry.fingerprints.matching import SCORE_DECIMALS, Candidate, Evidence, Fit, score, strength, verdict
 from registry.fingerprints.models import FingerprintSet
-from registry.fingerprints.reframe import (ReferenceGrid, ReframedMatch, find_reframed,
-                                          prefer_reframed, reframe_wanted)
 from registry.fingerprints.records import fingerprint_clip_file, load_clip_frames, query_image_file
+from registry.fingerprints.reframe import ReferenceGrid, ReframedMatch, find_reframed, prefer_reframed, reframe_wanted
 from registry.fingerprints.video import VideoFingerprint
 from registry.licences.models import Licence
 from registry.sources.models import Source
 from registry.sources.service import holder_ids_of
+from registry.unit_of_work import commit_change
 
 ENTITY = "check"
-
-audited(ENTITY, Check)
 
 # A clip span is a copy when it is long or dense enough that chance cannot explain it.
 CLIP_COPY_MIN_FRAMES = 10
@@ -279,11 +283,15 @@ def check_descriptor(session: Session, live: LiveIndex, name: str, descriptor: D
 
 
 def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, settings: Settings,
-                 name: str, stream: BinaryIO, *, keep: bool = True) -> CheckItem:
-    """``keep=False``: match only, store nothing (a rights holder's lookup is not a check)."""
+                 name: str, stream: BinaryIO, *, keep: bool = True,
+                 on_staged: Callable[[Path, MediaInfo], None] | None = None) -> CheckItem:
+    """``keep=False``: match only, store nothing (a rights holder's lookup is not a check).
+    ``on_staged``: shown the staged file once it is known to be media (e.g. for a thumbnail)."""
     with blobs.staging_file() as staged:
         sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
         info, descriptor = describe(staged, settings)
+        if on_staged is not None:
+            on_staged(staged, info)
         item = check_descriptor(session, live, name, descriptor, sha256, info.media_type,
                                 upload=ClipFile(staged, settings.max_clip_seconds,
                                                 settings.max_image_pixels))

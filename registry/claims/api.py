@@ -4,25 +4,35 @@ from fastapi import APIRouter, Depends, Query
 from fastapi import status as http
 from sqlmodel import Session
 
-from registry.auditlog.service import Actor
+from registry.auth.actor import Actor
 from registry.auth.deps import AnyActor, require
 from registry.auth.models import Role
 from registry.claims import service
 from registry.claims.models import Claim
-from registry.claims.schemas import (ClaimCreate, ClaimDetail, ClaimEventRead, ClaimKind,
-                                     ClaimRead, ClaimStatus, CommentRequest, TransitionRequest)
+from registry.claims.schemas import (
+    ClaimCreate,
+    ClaimDetail,
+    ClaimEventRead,
+    ClaimKind,
+    ClaimRead,
+    ClaimStatus,
+    CommentRequest,
+    TransitionRequest,
+)
 from registry.core.deps import SessionDep, SettingsDep
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 router = APIRouter(prefix="/v1/claims", tags=["Claims"])
 
 # Rights holders file for themselves; admins on behalf of a holder.
-Claimant = Annotated[Actor, Depends(require(Role.admin, Role.rights_holder))]
+CLAIMANTS = (Role.admin, Role.rights_holder)
+Claimant = Annotated[Actor, Depends(require(*CLAIMANTS))]
 
 
-def _detail(session: Session, claim: Claim) -> ClaimDetail:
+def _detail(session: Session, actor: Actor, claim: Claim) -> ClaimDetail:
     return ClaimDetail.model_validate({
-        **ClaimRead.model_validate(claim).model_dump(), "evidence": claim.evidence,
+        **ClaimRead.model_validate(claim).model_dump(),
+        "evidence": service.evidence_for(session, actor, claim),
         "events": [ClaimEventRead.model_validate(e) for e in service.events_of(session, claim.id)],
         "allowed_transitions": service.allowed_transitions(claim)})
 
@@ -33,7 +43,7 @@ def file_claim(data: ClaimCreate, session: SessionDep, settings: SettingsDep,
     """File a copyright claim (against a generation whose linked checks matched the holder's
     works) or a compensation claim (against a model trained on a source version listing
     them). The evidence attaches itself: matches, manifests, Merkle and log proofs."""
-    return _detail(session, service.file_claim(session, settings, actor, data))
+    return _detail(session, actor, service.file_claim(session, settings, actor, data))
 
 
 @router.get("", response_model=Page[ClaimRead])
@@ -58,7 +68,7 @@ def list_claims(
 @router.get("/{claim_id}", response_model=ClaimDetail)
 def get_claim(claim_id: str, session: SessionDep, actor: AnyActor) -> ClaimDetail:
     """A claim with its evidence and its history."""
-    return _detail(session, service.get_claim(session, actor, claim_id))
+    return _detail(session, actor, service.get_claim(session, actor, claim_id))
 
 
 @router.post("/{claim_id}/transitions", response_model=ClaimDetail)
@@ -66,7 +76,7 @@ def transition(claim_id: str, body: TransitionRequest, session: SessionDep,
                actor: AnyActor) -> ClaimDetail:
     """Move a claim along filed → under_review → accepted | rejected → settled (admins and
     curators); an illegal step answers 409 with the allowed ones."""
-    return _detail(session, service.transition(session, actor, claim_id, body.to, body.comment))
+    return _detail(session, actor, service.transition(session, actor, claim_id, body.to, body.comment))
 
 
 @router.post("/{claim_id}/comments", status_code=http.HTTP_201_CREATED,

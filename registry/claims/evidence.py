@@ -8,19 +8,27 @@ one for the current log size (as ``GET /v1/log/checkpoint`` does).
 
 import base64
 import json
+from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from registry.access import holders_of
 from registry.assets.models import Asset
 from registry.auditlog import merkle, tree
 from registry.auditlog.models import LogEntry
 from registry.auditlog.schemas import InclusionProof
-from registry.claims.schemas import (CheckEvidence, CompensationEvidence, CopyrightEvidence,
-                                     LogProof, ManifestEvidence, MatchEvidence, TargetLog,
-                                     TrainingSourceEvidence)
+from registry.claims.schemas import (
+    CheckEvidence,
+    CompensationEvidence,
+    CopyrightEvidence,
+    LogProof,
+    ManifestEvidence,
+    MatchEvidence,
+    TargetLog,
+    TrainingSourceEvidence,
+)
 from registry.core.config import Settings
 from registry.core.errors import Conflict
 from registry.lineage.models import AIModel, Generation, ModelSource
@@ -28,7 +36,7 @@ from registry.lineage.service import generation_matches, training_mix
 from registry.manifests.document import asset_tree
 from registry.manifests.models import Manifest
 from registry.manifests.schemas import AssetInclusion
-from registry.manifests.service import registry_manifests_newest_first
+from registry.manifests.service import registry_manifests_of
 from registry.sources.service import holder_ids_of
 
 # A compensation claim lists the claimant's works per training source; a source can hold
@@ -37,16 +45,21 @@ MAX_LISTED = 1_000
 MAX_PROVEN = 100
 
 
-def log_proof(session: Session, entity_id: str, tree_size: int) -> LogProof | None:
-    """The record's latest log entry inside the checkpointed tree, with its inclusion proof."""
-    entry = session.exec(select(LogEntry).where(LogEntry.entity_id == entity_id,
-                                                LogEntry.idx < tree_size)
-                         .order_by(LogEntry.idx.desc()).limit(1)).first()
-    if entry is None:
-        return None
-    return LogProof(idx=entry.idx, entity_type=entry.entity_type, entity_id=entry.entity_id,
-                    action=entry.action, payload=base64.b64encode(entry.payload).decode(),
-                    inclusion=InclusionProof(**tree.inclusion(session, entry.idx, tree_size)))
+def log_proofs(session: Session, entity_ids: list[str], tree_size: int) -> dict[str, LogProof]:
+    """Each record's latest log entry inside the checkpointed tree, with its inclusion
+    proof (records without one are left out): one query for the entries, and the proofs'
+    nodes read together, however many records."""
+    if not entity_ids:
+        return {}
+    latest = (select(func.max(LogEntry.idx)).where(LogEntry.entity_id.in_(sorted(set(entity_ids))),
+                                                   LogEntry.idx < tree_size)
+              .group_by(LogEntry.entity_id))
+    entries = session.exec(select(LogEntry).where(LogEntry.idx.in_(latest))).all()
+    inclusions = tree.inclusions(session, [entry.idx for entry in entries], tree_size)
+    return {entry.entity_id: LogProof(
+        idx=entry.idx, entity_type=entry.entity_type, entity_id=entry.entity_id,
+        action=entry.action, payload=base64.b64encode(entry.payload).decode(),
+        inclusion=InclusionProof(**inclusions[entry.idx])) for entry in entries}
 
 
 class _Manifests:
@@ -56,6 +69,7 @@ class _Manifests:
         self.session = session
         self._entries: dict[str, list[dict[str, Any]]] = {}
         self._trees: dict[str, merkle.InMemoryNodeStore] = {}
+        self._indexes: dict[str, dict[str, int]] = {}
         self.cited: dict[str, Manifest] = {}
 
     def entries(self, manifest: Manifest) -> list[dict[str, Any]]:
@@ -74,21 +88,39 @@ class _Manifests:
                               index=index, size=len(entries), entry=entries[index],
                               proof=[base64.b64encode(h).decode() for h in hashes])
 
-    def registry_manifest_listing(self, asset: Asset) -> tuple[Manifest, int] | None:
-        """The newest registry-signed manifest of the asset's source that lists it."""
-        manifests = self.session.exec(registry_manifests_newest_first(asset.source_id)).all()
-        for manifest in manifests:
-            for index, entry in enumerate(self.entries(manifest)):
-                if entry["asset_id"] == asset.id:
-                    return manifest, index
-        return None
+    def registry_manifest_listings(self, assets: list[Asset]) -> dict[str, tuple[Manifest, int]]:
+        """Per asset, the newest registry-signed manifest of its source that lists it, with
+        the asset's index there (assets no such manifest lists are left out): one query for
+        every source's manifests."""
+        of_source: dict[str, list[Manifest]] = defaultdict(list)
+        if assets:
+            for manifest in self.session.exec(registry_manifests_of({a.source_id for a in assets})).all():
+                of_source[manifest.source_id].append(manifest)  # newest first
+        listings = {}
+        for asset in assets:
+            for manifest in of_source[asset.source_id]:
+                index = self._positions(manifest).get(asset.id)
+                if index is not None:
+                    listings[asset.id] = (manifest, index)
+                    break
+        return listings
 
-    def evidence(self, tree_size: int) -> list[ManifestEvidence]:
+    def _positions(self, manifest: Manifest) -> dict[str, int]:
+        """Where the manifest lists each asset (the first place, should one be listed twice)."""
+        if manifest.id not in self._indexes:
+            positions: dict[str, int] = {}
+            for index, entry in enumerate(self.entries(manifest)):
+                positions.setdefault(entry["asset_id"], index)
+            self._indexes[manifest.id] = positions
+        return self._indexes[manifest.id]
+
+    def evidence(self, proofs: dict[str, LogProof]) -> list[ManifestEvidence]:
+        """The cited manifests, each with its log proof (from ``log_proofs``)."""
         return [ManifestEvidence(manifest_id=m.id, source_id=m.source_id, kind=m.kind,
                                  payload_sha256=m.payload_sha256, asset_root=m.asset_root,
                                  asset_count=m.asset_count, key_id=m.key_id,
                                  issued_at=m.issued_at, envelope_url=f"/v1/manifests/{m.id}/envelope",
-                                 log=log_proof(self.session, m.id, tree_size))
+                                 log=proofs.get(m.id))
                 for m in sorted(self.cited.values(), key=lambda m: m.id)]
 
 
@@ -118,11 +150,10 @@ def copyright_evidence(session: Session, settings: Settings, holder_id: str,
                        f"a work of rights holder {holder_id}")
     note, size = _checkpoint(session, settings)
     manifests = _Manifests(session)
-    listed = {asset_id: manifests.registry_manifest_listing(asset)
-              for asset_id, asset in owned.items()}
+    listed = manifests.registry_manifest_listings(list(owned.values()))
     cited_matches = []
     for match in mine:
-        found = listed[match["asset_id"]]
+        found = listed.get(match["asset_id"])
         cited_matches.append(MatchEvidence(
             check_id=match["check_id"], item_name=match.get("item_name"),
             asset_id=match["asset_id"], source_id=match["source_id"],
@@ -131,14 +162,14 @@ def copyright_evidence(session: Session, settings: Settings, holder_id: str,
             manifest_id=found[0].id if found else None,
             asset_proof=manifests.prove(*found) if found else None))
     check_ids = sorted({m["check_id"] for m in mine})
+    proofs = log_proofs(session, [generation.id, *check_ids, *manifests.cited], size)
     return CopyrightEvidence(
         collected_at=datetime.now(UTC), checkpoint=note, tree_size=size,
         generation=generation.model_dump(mode="json"),
-        generation_log=TargetLog(entity_id=generation.id,
-                                 log=log_proof(session, generation.id, size)),
+        generation_log=TargetLog(entity_id=generation.id, log=proofs.get(generation.id)),
         matches=cited_matches,
-        checks=[CheckEvidence(check_id=c, log=log_proof(session, c, size)) for c in check_ids],
-        manifests=manifests.evidence(size))
+        checks=[CheckEvidence(check_id=c, log=proofs.get(c)) for c in check_ids],
+        manifests=manifests.evidence(proofs))
 
 
 def compensation_evidence(session: Session, settings: Settings, holder_id: str,
@@ -172,8 +203,9 @@ def compensation_evidence(session: Session, settings: Settings, holder_id: str,
             asset_ids=[entries[i]["asset_id"] for i in indexes[:MAX_LISTED]],
             asset_proofs=[manifests.prove(manifest, i) for i in indexes[:MAX_PROVEN]],
             truncated=len(indexes) > MAX_PROVEN))
+    proofs = log_proofs(session, [model.id, *manifests.cited], size)
     return CompensationEvidence(
         collected_at=datetime.now(UTC), checkpoint=note, tree_size=size,
         model=model.model_dump(mode="json"),
-        model_log=TargetLog(entity_id=model.id, log=log_proof(session, model.id, size)),
-        training_sources=sources, manifests=manifests.evidence(size))
+        model_log=TargetLog(entity_id=model.id, log=proofs.get(model.id)),
+        training_sources=sources, manifests=manifests.evidence(proofs))

@@ -6,7 +6,6 @@ from sqlmodel import Field, SQLModel
 
 from registry.core.models import Timestamps, Versioned, json_field, timestamp_field, utcnow
 
-
 OPEN_CLAIM = "status IN ('filed', 'under_review', 'accepted')"
 
 

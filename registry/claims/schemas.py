@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from registry.auditlog.schemas import InclusionProof
 from registry.manifests.schemas import AssetInclusion
 
+
 class ClaimKind(str, Enum):
     copyright = "copyright"
     compensation = "compensation"
@@ -84,7 +85,9 @@ class LogProof(BaseModel):
     entity_type: str
     entity_id: str
     action: str
-    payload: str = Field(description="The canonical (RFC 8785) entry bytes, base64")
+    payload: str | None = Field(description="The canonical (RFC 8785) entry bytes, base64; null "
+                                "for a rights holder's key when the entry names works or "
+                                "sources outside its scope (the inclusion proof stays)")
     inclusion: InclusionProof
 
 

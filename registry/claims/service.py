@@ -7,19 +7,20 @@ claim. The claim is the audited record and its events are logged with it as an `
 claim and its full event history, so ``registry verify-log`` replays both tables.
 """
 
+import copy
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from registry.auditlog.service import Actor, audited, commit_change, snapshot
+from registry.access import scoped, withheld_entries
+from registry.auth.actor import Actor
 from registry.auth.models import Role
+from registry.claims.errors import IllegalTransition
 from registry.claims.evidence import compensation_evidence, copyright_evidence
 from registry.claims.models import Claim, ClaimEvent
-from registry.claims.schemas import (ClaimCreate, ClaimKind, ClaimStatus, CompensationEvidence,
-                                     CopyrightEvidence)
+from registry.claims.schemas import ClaimCreate, ClaimKind, ClaimStatus, CompensationEvidence, CopyrightEvidence
 from registry.core.config import Settings
-from registry.claims.errors import IllegalTransition
 from registry.core.crud import require_live, retry_on_concurrent_change
 from registry.core.errors import Conflict, Forbidden
 from registry.core.ids import new_id
@@ -27,6 +28,8 @@ from registry.core.models import utcnow
 from registry.core.pagination import paginate
 from registry.holders.service import filing_holder, get_held_record
 from registry.lineage.models import AIModel, Generation
+from registry.lineage.service import generation_matches, training_mix
+from registry.unit_of_work import commit_change
 
 ENTITY = "claim"
 
@@ -48,12 +51,16 @@ OPEN = (S.filed.value, S.under_review.value, S.accepted.value)
 
 
 def events_of(session: Session, claim_id: str) -> list[ClaimEvent]:
-    return list(session.exec(select(ClaimEvent).where(ClaimEvent.claim_id == claim_id)
-                             .order_by(ClaimEvent.at, ClaimEvent.id)).all())
+    return events_by_claim(session, [claim_id])[claim_id]
 
 
-audited(ENTITY, Claim,
-        lambda session, claim: {"events": [snapshot(e) for e in events_of(session, claim.id)]})
+def events_by_claim(session: Session, claim_ids: list[str]) -> dict[str, list[ClaimEvent]]:
+    """Each claim's events, in the order they happened: one query for many claims."""
+    events: dict[str, list[ClaimEvent]] = {claim_id: [] for claim_id in claim_ids}
+    for event in session.exec(select(ClaimEvent).where(ClaimEvent.claim_id.in_(claim_ids))
+                              .order_by(ClaimEvent.claim_id, ClaimEvent.at, ClaimEvent.id)).all():
+        events[event.claim_id].append(event)
+    return events
 
 
 def allowed_transitions(claim: Claim) -> list[ClaimStatus]:
@@ -105,6 +112,31 @@ def file_claim(session: Session, settings: Settings, actor: Actor, data: ClaimCr
 
 def get_claim(session: Session, actor: Actor, claim_id: str) -> Claim:
     return get_held_record(session, actor, Claim, claim_id, "claim")
+
+
+def evidence_for(session: Session, actor: Actor, claim: Claim) -> dict[str, Any]:
+    """The claim's evidence as the actor may read it: the log entry of a check that matched
+    other holders' works too, or of a model trained on sources a rights holder may not read,
+    is cited by its inclusion proof without its payload (``withheld_entries``), as in
+    copyright-evidence reports."""
+    if not scoped(actor):
+        return claim.evidence
+    named: dict[str, tuple[set[str], list[str]]] = {}
+    if claim.generation_id:
+        for match in generation_matches(session, claim.generation_id):
+            named.setdefault(match["check_id"], (set(), []))[0].add(match["asset_id"])
+    if claim.model_id:
+        named[claim.model_id] = (set(), [link.source_id for link in training_mix(session, claim.model_id)])
+    withheld = withheld_entries(session, actor, named)
+    if not withheld:
+        return claim.evidence
+    evidence = copy.deepcopy(claim.evidence)
+    cited = [evidence.get("generation_log"), evidence.get("model_log"),
+             *evidence.get("checks", []), *evidence.get("manifests", [])]
+    for proof in (c["log"] for c in cited if c and c.get("log")):
+        if proof["entity_id"] in withheld:
+            proof["payload"] = None
+    return evidence
 
 
 @retry_on_concurrent_change

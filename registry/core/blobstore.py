@@ -9,17 +9,16 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
-
 
 STAGED_PREFIX = "upload-"
 ORPHAN_MIN_AGE_S = 60.0
 
 
 class BlobStore(Protocol):
-    def staging_file(self) -> "contextmanager[Path]": ...
+    def staging_file(self) -> AbstractContextManager[Path]: ...
     def put(self, staged: Path, sha256: str) -> bool: ...
     def open(self, sha256: str) -> BinaryIO: ...
     def exists(self, sha256: str) -> bool: ...

@@ -4,7 +4,7 @@ from enum import Enum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # ran out (its worker died) is taken over by another worker and re-run.
     job_lease_seconds: float = 60.0
     job_poll_seconds: float = 1.0
+
+    # A portal sign-in lasts this long (then the browser signs in again); signing out or
+    # revoking the key ends it at once.
+    portal_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
 
     host: str = "127.0.0.1"
     port: int = 8000

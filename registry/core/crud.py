@@ -1,4 +1,5 @@
-"""Helpers every domain service uses for the read/update/retire parts of its records."""
+"""Helpers every domain service uses to read and update its records (retiring one is a
+logged change: ``registry.unit_of_work.retire``)."""
 
 import functools
 import random
@@ -9,7 +10,6 @@ from typing import Any, ParamSpec, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, SQLModel
 
-from registry.auditlog.service import Actor, commit_change
 from registry.core.errors import ChangedConcurrently, Conflict, NotFound
 from registry.core.models import Versioned, utcnow
 from registry.core.preconditions import ANY_VERSION, Precondition
@@ -72,20 +72,6 @@ def apply_patch(entity: Versioned, changes: dict[str, Any],
     for name, value in changes.items():
         setattr(entity, name, value)
     setattr(entity, "updated_at", utcnow())
-
-
-def retire(session: Session, actor: Actor, entity: SQLModel, entity_type: str,
-           reason: str) -> SQLModel:
-    if getattr(entity, "retired_at") is not None:
-        raise Conflict(f"{getattr(entity, 'id')} was already retired")
-    now = utcnow()
-    entity.retired_at = now  # type: ignore[attr-defined]
-    entity.retired_reason = reason  # type: ignore[attr-defined]
-    entity.retired_by = actor.key_id  # type: ignore[attr-defined]
-    entity.updated_at = now  # type: ignore[attr-defined]
-    session.add(entity)
-    commit_change(session, actor, f"{entity_type}.retired", entity_type, entity)
-    return entity
 
 
 def filter_retired(statement: Any, model: Any, retired: bool | None) -> Any:

@@ -67,6 +67,6 @@ class Versioned(SQLModel):
     row_version: int = Field(default=1, nullable=False,
                              sa_column_kwargs={"server_default": sa.text("1")})
 
-    @declared_attr  # type: ignore[misc]
+    @declared_attr  # type: ignore[arg-type]  # a mapper argument, not a mapped attribute
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
-        return {"version_id_col": cls.__table__.c.row_version}
+        return {"version_id_col": cls.__table__.c.row_version}  # type: ignore[attr-defined]

@@ -11,13 +11,20 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session, select
 
 from registry.assets.models import Asset
-from registry.auditlog.service import Actor
-from registry.evaluation.schemas import (EvaluationRequest, EvaluationResult, Obligation, Reason,
-                                         SourceEvaluation, Use, Verdict)
+from registry.auth.actor import Actor
+from registry.evaluation.schemas import (
+    EvaluationRequest,
+    EvaluationResult,
+    Obligation,
+    Reason,
+    SourceEvaluation,
+    Use,
+    Verdict,
+)
+from registry.fingerprints.live import LiveIndex
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.licences.schemas import WORLDWIDE
-from registry.fingerprints.live import LiveIndex
 from registry.optouts.service import opt_out_reasons
 from registry.sources.models import Source
 from registry.sources.service import get_source, holder_ids_of
@@ -93,11 +100,13 @@ def _source_signals(source: Source, use: Use) -> list[Reason]:
 
 
 def evaluate_sources(session: Session, sources: list[Source], use: Use, on: date,
-                     territory: str | None, live: LiveIndex | None = None
+                     territory: str | None, live: LiveIndex | None = None,
+                     reader: Actor | None = None
                      ) -> dict[str, SourceEvaluation]:
     """Each source judged under its own licence and its live assets' other licences, with
     its works' opt-outs; a fixed number of queries however many sources there are.
-    ``live``: also match opted-out works against registered clips' frames."""
+    ``live``: also match opted-out works against registered clips' frames; ``reader``: who
+    reads the answer (another holder's opt-out is not named to a rights holder)."""
     ids = [s.id for s in sources]
     asset_licences: dict[str, set[str]] = defaultdict(set)
     for source_id, licence_id in session.exec(
@@ -111,7 +120,7 @@ def evaluate_sources(session: Session, sources: list[Source], use: Use, on: date
     holders = {h.id: h for h in session.exec(select(RightsHolder).where(
         RightsHolder.id.in_({h for hs in holder_ids.values() for h in hs}))).all()}
     # Every use trains on the material, so a work reserved against training denies them all.
-    opted_out = opt_out_reasons(session, ids, on, live)
+    opted_out = opt_out_reasons(session, ids, on, live, reader)
     result = {}
     for source in sources:
         names = [holders[h] for h in holder_ids.get(source.id, []) if h in holders]
@@ -132,7 +141,7 @@ def evaluate(session: Session, actor: Actor, request: EvaluationRequest,
              live: LiveIndex | None = None) -> EvaluationResult:
     on = request.on or datetime.now(UTC).date()
     sources = [get_source(session, actor, sid) for sid in dict.fromkeys(request.source_ids)]
-    by_id = evaluate_sources(session, sources, request.use, on, request.territory, live)
+    by_id = evaluate_sources(session, sources, request.use, on, request.territory, live, actor)
     results = [by_id[source.id] for source in sources]
     verdicts = {r.verdict for r in results}
     verdict = (Verdict.denied if Verdict.denied in verdicts else

@@ -24,12 +24,13 @@ from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
+from registry.audited import AUDITED
 from registry.auditlog import tree
 from registry.auditlog.models import LogEntry
-from registry.auditlog.service import AUDITED, record_view
 from registry.core.config import Settings
 from registry.core.errors import InvalidInput
 from registry.exports.schemas import CSV_COLUMNS, ExportFormat
+from registry.unit_of_work import record_views
 
 log = logging.getLogger("registry.exports")
 
@@ -105,8 +106,9 @@ def entry_pages(session: Session, plan: ExportPlan) -> Iterator[list[dict[str, A
 
 def record_pages(session: Session, plan: ExportPlan,
                  entity_type: str) -> Iterator[list[dict[str, Any]]]:
-    """Records of one audited type with an exported entry, as ``record_view`` shows them,
-    each with its latest log entry (the one its state should equal)."""
+    """Records of one audited type with an exported entry, as ``record_views`` shows them,
+    each with its latest log entry (the one its state should equal): a fixed number of
+    queries per page."""
     model: Any = AUDITED[entity_type].model
     of_record = [LogEntry.entity_type == entity_type, LogEntry.entity_id == model.id]
     changed = exists().where(*of_record, *_in_plan(plan))
@@ -116,14 +118,15 @@ def record_pages(session: Session, plan: ExportPlan,
         last = {r.idx: r for r in session.execute(
             select(LogEntry.idx, LogEntry.recorded_at, LogEntry.actor, LogEntry.action,
                    LogEntry.leaf_hash).where(LogEntry.idx.in_([row.last_idx for row in rows])))}
+        views = record_views(session, entity_type, [entity for entity, _ in rows])
         page = []
-        for entity, last_idx in rows:
+        for (entity, last_idx), view in zip(rows, views, strict=True):
             entry = last[last_idx]
             page.append({"section": "record", "entity_type": entity_type,
                          "entity_id": str(entity.id), "idx": last_idx,
                          "recorded_at": entry.recorded_at.isoformat(), "actor": entry.actor,
                          "action": entry.action, "leaf_hash": bytes(entry.leaf_hash).hex(),
-                         "data": record_view(session, entity_type, entity)})
+                         "data": view})
         yield page
 
 

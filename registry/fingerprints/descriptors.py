@@ -3,7 +3,8 @@ client can compute it locally (``registry fingerprint FILE``) and send it instea
 file, with the upload's full robustness and none of its bytes.
 
 An image descriptor is a ``QueryDescriptors`` (the four pHash variants and the plain and
-mirrored ORB keypoints, at the engine's first frame size and at each retry size); a clip descriptor is the query side of a ``VideoFingerprint``
+mirrored ORB keypoints, at the engine's first frame size and at each retry size); a clip
+descriptor is the query side of a ``VideoFingerprint``
 (per sampled frame: time, pHash, mirrored pHash, informative flag). ``to_json`` and
 ``from_json`` are exact inverses on everything the engine reads -- ORB positions travel
 as the float32 values ORB produced, times as the float64 repr JSON round-trips -- so a
@@ -49,9 +50,15 @@ from typing import Any
 
 import numpy as np
 
-from registry.fingerprints.image import (FINGERPRINT_VERSION, ORB_CODE_BYTES, ORB_QUERY_FEATURES,
-                                         QUERY_RETRY_SIDES, QUERY_WORK_SIDE, OrbView,
-                                         QueryDescriptors)
+from registry.fingerprints.image import (
+    FINGERPRINT_VERSION,
+    ORB_CODE_BYTES,
+    ORB_QUERY_FEATURES,
+    QUERY_RETRY_SIDES,
+    QUERY_WORK_SIDE,
+    OrbView,
+    QueryDescriptors,
+)
 from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"

@@ -239,7 +239,7 @@ def orb_features(gray: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, n
     keypoints round-robin across grid cells.
     """
     for threshold in ORB_FAST_THRESHOLDS:  # flat pictures get a lower corner threshold
-        orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=threshold)
+        orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=threshold)  # type: ignore[attr-defined]
         keypoints, codes = orb.detectAndCompute(gray, None)
         if len(keypoints) >= keep:
             break

@@ -61,7 +61,7 @@ try:
 except AttributeError:  # numpy < 2.0
     _BYTE_POP = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 
-    def _bitcount(x: np.ndarray) -> np.ndarray:
+    def _bitcount(x: np.ndarray) -> np.ndarray:  # type: ignore[misc]  # the numpy 1.x fallback
         x = np.ascontiguousarray(x, dtype=np.uint64)
         return _BYTE_POP[x.view(np.uint8)].reshape(*x.shape, 8).sum(-1, dtype=np.uint8)
 
@@ -282,7 +282,7 @@ class FrameHashIndex:
         path = os.fspath(path)
         tmp = path + ".tmp"
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # no key is allow_pickle
         os.replace(tmp, path)
 
     @classmethod

@@ -46,7 +46,6 @@ from registry.fingerprints.image import (
     ImageFingerprint,
     OrbView,
     QueryDescriptors,
-    phash_bytes,
     query_descriptors,
     work_size,
 )
@@ -117,7 +116,7 @@ class FaissBinaryIndex:
         self._index.add_with_ids(codes, np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> None:
-        self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+        self._index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]  # SWIG takes ids
 
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, self.bits // 8)
@@ -220,7 +219,8 @@ class Candidate:
         a symmetric picture matches both ways)."""
         ev = self.evidence
         if self.channel == "local_features":
-            return ev.best_fit()[0] in MIRRORED_CHANNELS
+            best = ev.best_fit()
+            return best is not None and best[0] in MIRRORED_CHANNELS
         unmirrored = [c for c in PHASH_CHANNELS if c not in MIRRORED_CHANNELS]
         return ev.phash_distance(MIRRORED_CHANNELS) < ev.phash_distance(unmirrored)
 
@@ -252,7 +252,7 @@ class FingerprintStore(Protocol):
 class MemoryStore(dict):
     """Fingerprints held in a dict: for offline evaluation and small tools."""
 
-    def get(self, work_ids):  # type: ignore[override]
+    def get(self, work_ids):
         return {w: self[w] for w in work_ids if w in self}
 
 
@@ -371,8 +371,8 @@ class Matcher:
                 for work_id, fits in self._orb_evidence(view).items():
                     mine = orb_evidence.setdefault(work_id, {})
                     for channel, fit in fits.items():
-                        if fit is not None and (mine.get(channel) is None
-                                                or fit.cells > mine[channel].cells):
+                        held = mine.get(channel)
+                        if fit is not None and (held is None or fit.cells > held.cells):
                             mine[channel] = fit
             candidates = self._candidates(query, phash_candidates, orb_evidence)
         return candidates[:k]

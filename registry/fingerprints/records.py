@@ -11,8 +11,14 @@ import numpy as np
 
 from registry.core.errors import InvalidMedia, UnsupportedMedia
 from registry.fingerprints.errors import MediaError, NotMedia, UnsupportedCodec
-from registry.fingerprints.image import (FINGERPRINT_VERSION, ImageFingerprint, QueryDescriptors,
-                                         fingerprint_image, load_image, query_descriptors)
+from registry.fingerprints.image import (
+    FINGERPRINT_VERSION,
+    ImageFingerprint,
+    QueryDescriptors,
+    fingerprint_image,
+    load_image,
+    query_descriptors,
+)
 from registry.fingerprints.keyframes import Keyframes
 from registry.fingerprints.models import FingerprintSet
 from registry.fingerprints.video import VideoFingerprint, fingerprint_video

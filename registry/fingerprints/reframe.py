@@ -45,8 +45,7 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from registry.fingerprints.alignment import AlignParams, ClipMatch
-from registry.fingerprints.image import (QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors,
-                                         query_descriptors, work_size)
+from registry.fingerprints.image import QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors, query_descriptors, work_size
 from registry.fingerprints.keyframes import GRID_SIDE, keyframe_id, split_keyframe_id
 from registry.fingerprints.matching import Fit, Matcher
 from registry.fingerprints.video import decode_frames
@@ -135,7 +134,8 @@ def find_reframed(path, duration_s: float, matcher: Matcher,
         return []
     limits = {"max_duration_s": max_duration_s, "max_pixels": max_pixels}
     every = sample_interval(duration_s)
-    hits = [h for t, d in _sampled(decode_frames(path, **limits), every)
+    frames = decode_frames(path, max_duration_s=max_duration_s, max_pixels=max_pixels)
+    hits = [h for t, d in _sampled(frames, every)
             for h in _lookup(matcher, t, d)]
     by_clip: dict[int, list[_Hit]] = defaultdict(list)
     for h in hits:
@@ -197,7 +197,7 @@ def _refine_clip(path, limits, matcher: Matcher, no: int, hits: list[_Hit],
     key_times = {h.k: float(ref.key_times[h.k]) for h in hits}
     # the line goes through each sampled frame's strongest hit: in a slow shot a frame
     # finds several keyframes, the nearest in time most strongly
-    strongest = {}
+    strongest: dict[float, _Hit] = {}
     for h in hits:
         if h.query_t not in strongest or h.fit.cells > strongest[h.query_t].fit.cells:
             strongest[h.query_t] = h
@@ -333,8 +333,8 @@ def _search(q_times, q_cells, q_shown, r_times, r_cells, anchors):
         return _score_lines(q_times, q_cells, q_shown, r_times, r_cells, s, offsets)
 
     best = None
-    speeds = np.exp(np.linspace(math.log(0.5), math.log(2.0), 61))
-    for speeds, spread, step in ((speeds, 0.8, 0.04), (None, 0.06, 0.005)):
+    coarse_speeds = np.exp(np.linspace(math.log(0.5), math.log(2.0), 61))
+    for speeds, spread, step in ((coarse_speeds, 0.8, 0.04), (None, 0.06, 0.005)):
         if speeds is None:
             s0 = best[2]
             speeds = s0 * np.exp(np.linspace(-0.03, 0.03, 25))

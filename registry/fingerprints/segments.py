@@ -6,6 +6,9 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
+
+S = TypeVar("S")
 
 _counter = itertools.count()
 
@@ -14,8 +17,8 @@ def new_name() -> str:
     return f"{time.time_ns():x}-{os.getpid()}-{next(_counter)}"
 
 
-def write_new(directory: Path, named: Iterable[tuple[str, object]],
-              save: Callable[[object, Path], None], dirty: Callable[[object], bool]) -> list[str]:
+def write_new(directory: Path, named: Iterable[tuple[str, S]],
+              save: Callable[[S, Path], None], dirty: Callable[[S], bool]) -> list[str]:
     """Save segments whose file is missing (or that changed in place); return all names."""
     directory.mkdir(parents=True, exist_ok=True)
     names = []

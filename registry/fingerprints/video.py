@@ -269,7 +269,7 @@ def hashes_from_thumbnails(
         js = np.flatnonzero(_WINDOW_ROW_OF[:w] == r)
         prod = np.matmul(rows[:, r], _WINDOW_COLS[js].reshape(8 * len(js), side).T)
         coef[js] = prod.reshape(n, 8, len(js), 8).transpose(2, 0, 1, 3)
-    coef = coef.reshape(w, n, 64)
+    coef = coef.reshape(w, n, 64)  # type: ignore[assignment]  # the same cells, flattened per window
     codes = _pack(coef.reshape(w * n, 64)).reshape(w, n)
     h = codes[0]
     mirror = _pack(coef[0] * _MIRROR_SIGN)

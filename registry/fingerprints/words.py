@@ -94,12 +94,14 @@ class _Segment:
     def all_pairs(self) -> np.ndarray:
         if self.pairs is not None:
             return self.pairs
+        assert self.offsets is not None and self.images is not None  # the CSR form
         words = np.repeat(np.arange(len(self.offsets) - 1, dtype=np.uint64), np.diff(self.offsets))
         return (words << np.uint64(32)) | self.images.astype(np.uint64)
 
     def ranges(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.offsets is not None:
             return self.offsets[words], self.offsets[words + 1]
+        assert self.pairs is not None  # the sorted-pairs form
         keys = words.astype(np.uint64) << np.uint64(32)
         return (np.searchsorted(self.pairs, keys, "left"),
                 np.searchsorted(self.pairs, keys + (_LOW32 + np.uint64(1)), "left"))
@@ -111,6 +113,7 @@ class _Segment:
         if self.images is not None:
             runs = zip(starts.tolist(), ends.tolist(), strict=True)
             return np.concatenate([self.images[a:b] for a, b in runs]).astype(np.int64)
+        assert self.pairs is not None
         return (self.pairs[_positions(starts, ends)] & _LOW32).astype(np.int64)
 
     def save(self, path: Path) -> None:
@@ -119,7 +122,7 @@ class _Segment:
             if getattr(self, key) is not None:
                 arrays[key] = getattr(self, key)
         with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # no key is allow_pickle
 
     @classmethod
     def load(cls, path: Path) -> _Segment:

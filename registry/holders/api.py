@@ -3,10 +3,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from registry.auth.deps import AnyActor, Writer
-from registry.core.deps import SessionDep
 from registry.core.crud import RetireRequest
-from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
+from registry.core.deps import SessionDep
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
 from registry.holders import service
 from registry.holders.schemas import HolderCreate, HolderKind, HolderRead, HolderUpdate
 

@@ -2,27 +2,26 @@ from typing import TypeVar
 
 from sqlmodel import Session, SQLModel, select
 
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.access import holds
+from registry.auth.actor import Actor
 from registry.auth.models import Role
-from registry.core.preconditions import ANY_VERSION, Precondition
-from registry.core.crud import (apply_patch, filter_retired, get_or_404, require_live, retire,
-                                 retry_on_concurrent_change)
+from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retry_on_concurrent_change
 from registry.core.errors import Forbidden, InvalidInput, NotFound
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
+from registry.core.preconditions import ANY_VERSION, Precondition
 from registry.holders.models import RightsHolder
 from registry.holders.schemas import HolderCreate, HolderKind, HolderUpdate
+from registry.unit_of_work import commit_change, retire
 
 ENTITY = "rights_holder"
-
-audited(ENTITY, RightsHolder)
 
 
 HeldRecord = TypeVar("HeldRecord", bound=SQLModel)
 
 
 def _visible(actor: Actor, holder_id: str) -> bool:
-    return actor.role is not Role.rights_holder or actor.holder_id == holder_id
+    return holds(actor, holder_id)
 
 
 def get_held_record(session: Session, actor: Actor, model: type[HeldRecord], record_id: str,

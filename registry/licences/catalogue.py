@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from registry.auditlog.service import SYSTEM_ACTOR, commit_change
+from registry.auth.actor import SYSTEM_ACTOR
 from registry.core.ids import new_id
 from registry.licences.models import Licence
+from registry.unit_of_work import commit_change
 
 _CC = "https://creativecommons.org/licenses/{}/4.0/"
 

@@ -2,18 +2,17 @@ from types import SimpleNamespace
 
 from sqlmodel import Session, select
 
-from registry.auditlog.service import Actor, audited, commit_change
-from registry.core.preconditions import ANY_VERSION, Precondition
-from registry.core.crud import apply_patch, filter_retired, get_or_404, retire, retry_on_concurrent_change
+from registry.auth.actor import Actor
+from registry.core.crud import apply_patch, filter_retired, get_or_404, retry_on_concurrent_change
 from registry.core.errors import Conflict, InvalidInput
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
+from registry.core.preconditions import ANY_VERSION, Precondition
 from registry.licences.models import Licence
 from registry.licences.schemas import AiTraining, LicenceCreate, LicenceUpdate, check_terms
+from registry.unit_of_work import commit_change, retire
 
 ENTITY = "licence"
-
-audited(ENTITY, Licence)
 
 
 def create_licence(session: Session, actor: Actor, data: LicenceCreate) -> Licence:

@@ -7,8 +7,15 @@ from registry.core.crud import RetireRequest
 from registry.core.deps import SessionDep
 from registry.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from registry.lineage import service
-from registry.lineage.schemas import (AssetLineage, CheckLink, GenerationCreate,
-                                      GenerationLineage, GenerationRead, ModelCreate, ModelRead)
+from registry.lineage.schemas import (
+    AssetLineage,
+    CheckLink,
+    GenerationCreate,
+    GenerationLineage,
+    GenerationRead,
+    ModelCreate,
+    ModelRead,
+)
 
 router = APIRouter(tags=["Lineage"])
 
@@ -104,5 +111,6 @@ def generation_lineage(generation_id: str, session: SessionDep,
 @router.get("/v1/assets/{asset_id}/lineage", response_model=AssetLineage)
 def asset_lineage(asset_id: str, session: SessionDep, actor: AnyActor) -> AssetLineage:
     """work → every source holding the same content → live models trained on them →
-    generations whose checks matched it. Rights holders: their own works only."""
+    generations whose checks matched it. Rights holders: their own works only, and of their
+    copies those they may read (the same file in another holder's source is that holder's)."""
     return service.asset_lineage(session, actor, asset_id)

@@ -7,7 +7,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from registry.checks.schemas import Span, Verdict as CheckVerdict
+from registry.checks.schemas import Span
+from registry.checks.schemas import Verdict as CheckVerdict
 from registry.evaluation.schemas import Use
 
 _MEDIA_TYPE = re.compile(r"^(image|video|audio|text|application)/[A-Za-z0-9.+\-*]+$")

@@ -7,34 +7,47 @@ reports) build on; keep their signatures stable.
 """
 
 from collections import defaultdict
-from decimal import Decimal
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, or_, select
 
+from registry.access import holders_of, licence_of, readable_assets, readable_source_ids, readable_sources
 from registry.assets.models import Asset
 from registry.assets.service import get_asset
-from registry.access import holders_of, licence_of, readable_source_ids, readable_sources
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.auth.actor import Actor
 from registry.checks.models import Check
-from registry.checks.service import get_check
-from registry.core.crud import filter_retired, get_or_404, require_live, retire, retry_on_concurrent_change
+from registry.checks.service import get_check, requester_scope
+from registry.core.crud import filter_retired, get_or_404, require_live, retry_on_concurrent_change
 from registry.core.errors import Conflict, InvalidInput
 from registry.core.ids import new_id
 from registry.core.models import utcnow
 from registry.core.pagination import paginate
 from registry.licences.models import Licence
 from registry.lineage.models import AIModel, Generation, GenerationCheck, ModelSource
-from registry.lineage.schemas import (AssetLineage, GenerationCreate, GenerationHit,
-                                      GenerationLineage, GenerationRead, GenerationWork,
-                                      HoldingSource, MixSource, ModelCreate, ModelRead,
-                                      TrainedModel, TrainingSourceRead, WorkCopy)
+from registry.lineage.schemas import (
+    AssetLineage,
+    GenerationCreate,
+    GenerationHit,
+    GenerationLineage,
+    GenerationRead,
+    GenerationWork,
+    HoldingSource,
+    MixSource,
+    ModelCreate,
+    ModelRead,
+    TrainedModel,
+    TrainingSourceIn,
+    TrainingSourceRead,
+    WorkCopy,
+)
 from registry.manifests.models import Manifest
-from registry.manifests.service import registry_manifests_newest_first
+from registry.manifests.service import newest_registry_manifests
 from registry.sources.models import Source
 from registry.sources.service import holder_ids_of
+from registry.unit_of_work import commit_change, retire
 
 MODEL = "ai_model"
 GENERATION = "generation"
@@ -130,15 +143,12 @@ def generations_matching(session: Session,
 
 # --- models -------------------------------------------------------------------------------
 
-def _training_sources_view(session: Session, model: AIModel) -> dict[str, Any]:
-    return {"training_sources": [
+def training_sources_views(session: Session, model_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each model's training mix as the audit log records it: one query for many models."""
+    return {model_id: [
         {"source_id": s.source_id, "manifest_id": s.manifest_id,
          "manifest_sha256": s.manifest_sha256, "weight": str(s.weight.quantize(_WEIGHT_PLACES))}
-        for s in session.exec(select(ModelSource).where(ModelSource.model_id == model.id)
-                              .order_by(ModelSource.source_id)).all()]}
-
-
-audited(MODEL, AIModel, _training_sources_view)
+        for s in mix] for model_id, mix in training_mixes(session, model_ids).items()}
 
 
 def models_to_read(session: Session, actor: Actor, models: list[AIModel]) -> list[ModelRead]:
@@ -158,17 +168,36 @@ def models_to_read(session: Session, actor: Actor, models: list[AIModel]) -> lis
         for m in models]
 
 
-def _pinned_manifest(session: Session, source_id: str, manifest_id: str | None) -> Manifest:
-    if manifest_id is not None:
-        manifest = get_or_404(session, Manifest, manifest_id, "manifest")
-        if manifest.source_id != source_id:
-            raise InvalidInput(f"manifest {manifest_id} is not a manifest of source {source_id}")
-        return manifest
-    latest = session.exec(registry_manifests_newest_first(source_id)).first()
-    if latest is None:
-        raise Conflict(f"source {source_id} has no registry-signed manifest: sign a manifest "
-                       "first (POST /v1/sources/{id}/manifests)")
-    return latest
+def _pinned_manifests(session: Session, entries: list[TrainingSourceIn]) -> dict[str, Manifest]:
+    """Each training source's manifest: the one named, else the source's latest
+    registry-signed one. The sources must be live. Three queries for the whole mix; the
+    first entry at fault, its source before its manifest, is the one refused."""
+    ids = [entry.source_id for entry in entries]
+    sources = {s.id: s for s in session.exec(select(Source).where(Source.id.in_(ids))).all()}
+    wanted = {entry.manifest_id for entry in entries if entry.manifest_id is not None}
+    named = {m.id: m for m in session.exec(select(Manifest).where(Manifest.id.in_(wanted))).all()
+             } if wanted else {}
+    unnamed = [entry.source_id for entry in entries if entry.manifest_id is None]
+    latest = {m.source_id: m for m in session.exec(newest_registry_manifests(unnamed)).all()
+              } if unnamed else {}
+    pinned: dict[str, Manifest] = {}
+    for entry in entries:
+        source = sources.get(entry.source_id)
+        if source is None or source.retired_at is not None:
+            require_live(session, Source, entry.source_id, "source")  # raises its 404 or 409
+        if entry.manifest_id is not None:
+            manifest = named.get(entry.manifest_id) or get_or_404(
+                session, Manifest, entry.manifest_id, "manifest")
+            if manifest.source_id != entry.source_id:
+                raise InvalidInput(f"manifest {entry.manifest_id} is not a manifest of source "
+                                   f"{entry.source_id}")
+        elif entry.source_id in latest:
+            manifest = latest[entry.source_id]
+        else:
+            raise Conflict(f"source {entry.source_id} has no registry-signed manifest: sign a "
+                           "manifest first (POST /v1/sources/{id}/manifests)")
+        pinned[entry.source_id] = manifest
+    return pinned
 
 
 def create_model(session: Session, actor: Actor, data: ModelCreate) -> AIModel:
@@ -177,13 +206,12 @@ def create_model(session: Session, actor: Actor, data: ModelCreate) -> AIModel:
     if existing:
         raise Conflict(f"model '{data.name}' version '{data.version}' already exists: {existing}")
     model = AIModel(id=new_id("mdl"), **data.model_dump(exclude={"training_sources"}))
-    links = []
-    for entry in data.training_sources:
-        require_live(session, Source, entry.source_id, "source")
-        manifest = _pinned_manifest(session, entry.source_id, entry.manifest_id)
-        links.append(ModelSource(model_id=model.id, source_id=entry.source_id,
-                                 manifest_id=manifest.id, manifest_sha256=manifest.payload_sha256,
-                                 weight=entry.weight.quantize(_WEIGHT_PLACES)))
+    pinned = _pinned_manifests(session, data.training_sources)
+    links = [ModelSource(model_id=model.id, source_id=entry.source_id,
+                         manifest_id=pinned[entry.source_id].id,
+                         manifest_sha256=pinned[entry.source_id].payload_sha256,
+                         weight=entry.weight.quantize(_WEIGHT_PLACES))
+             for entry in data.training_sources]
     session.add(model)
     session.flush()  # the parent row first: PostgreSQL checks the links' foreign key at once
     session.add_all(links)
@@ -221,7 +249,7 @@ def list_models(session: Session, actor: Actor, *, name: str | None, owner: str 
 
 # --- generations --------------------------------------------------------------------------
 
-def _check_ids_of(session: Session, generation_ids: list[str]) -> dict[str, list[str]]:
+def check_ids_of(session: Session, generation_ids: list[str]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = defaultdict(list)
     for link in session.exec(select(GenerationCheck)
                              .where(GenerationCheck.generation_id.in_(generation_ids))
@@ -230,20 +258,27 @@ def _check_ids_of(session: Session, generation_ids: list[str]) -> dict[str, list
     return result
 
 
-audited(GENERATION, Generation,
-        lambda session, g: {"check_ids": _check_ids_of(session, [g.id]).get(g.id, [])})
-
-
 def generations_to_read(session: Session, generations: list[Generation]) -> list[GenerationRead]:
-    checks = _check_ids_of(session, [g.id for g in generations])
+    checks = check_ids_of(session, [g.id for g in generations])
     return [GenerationRead(**g.model_dump(), check_ids=checks.get(g.id, []))
             for g in generations]
 
 
+def _require_checks(session: Session, actor: Actor, check_ids: list[str]) -> None:
+    """404 for the first of the checks that is unknown or out of the actor's scope (as
+    ``get_check`` refuses it): one query for all of them."""
+    if not check_ids:
+        return
+    found = set(session.exec(select(Check.id).where(
+        Check.id.in_(check_ids), requester_scope(actor, Check.requested_by))).all())
+    for check_id in check_ids:
+        if check_id not in found:
+            get_check(session, actor, check_id)  # raises its 404
+
+
 def create_generation(session: Session, actor: Actor, data: GenerationCreate) -> Generation:
     require_live(session, AIModel, data.model_id, "model")
-    for check_id in data.check_ids:
-        get_check(session, actor, check_id)  # 404 for unknown ids and checks out of scope
+    _require_checks(session, actor, data.check_ids)
     generation = Generation(id=new_id("gen"), intended_use=data.intended_use.value,
                             **data.model_dump(exclude={"check_ids", "intended_use"}))
     session.add(generation)
@@ -340,17 +375,48 @@ def generation_lineage(session: Session, actor: Actor, generation_id: str) -> Ge
 
 
 def asset_lineage(session: Session, actor: Actor, asset_id: str) -> AssetLineage:
-    asset = get_asset(session, actor, asset_id)  # rights holders: their own assets only (404)
-    copies = list(session.exec(select(Asset).where(
-        Asset.sha256 == asset.sha256, or_(Asset.retired_at.is_(None), Asset.id == asset.id))
-        .order_by(Asset.id)).all())
-    source_ids = sorted({c.source_id for c in copies})
+    get_asset(session, actor, asset_id)  # rights holders: their own assets only (404)
+    return asset_lineages(session, actor, [asset_id])[asset_id]
+
+
+def asset_lineages(session: Session, actor: Actor, asset_ids: Iterable[str]) -> dict[str, AssetLineage]:
+    """The lineage of each of the assets the actor may read (the others are left out, as
+    ``get_asset`` refuses them), all walked together: a fixed number of queries however
+    many assets."""
+    wanted = sorted(set(asset_ids))
+    assets = list(session.exec(readable_assets(select(Asset).where(Asset.id.in_(wanted)), actor)
+                               ).all()) if wanted else []
+    if not assets:
+        return {}
+    # A copy in another holder's source is that holder's asset: a rights holder sees its own.
+    # A retired copy is only its own copy.
+    every_copy = list(session.exec(readable_assets(select(Asset).where(
+        Asset.sha256.in_(sorted({a.sha256 for a in assets})),
+        or_(Asset.retired_at.is_(None), Asset.id.in_([a.id for a in assets]))),
+        actor).order_by(Asset.id)).all())
+    source_ids = sorted({c.source_id for c in every_copy})
     sources = {s.id: s for s in session.exec(select(Source).where(Source.id.in_(source_ids))).all()}
     holders = holder_ids_of(session, source_ids)
     licences = _licence_identifiers(session, {s.licence_id for s in sources.values()}
-                                    | {c.licence_id for c in copies if c.licence_id})
+                                    | {c.licence_id for c in every_copy if c.licence_id})
     trained = models_trained_on(session, source_ids)
-    hits = generations_matching(session, [c.id for c in copies])
+    every_hit = generations_matching(session, [c.id for c in every_copy])
+    lineages = {}
+    for asset in assets:
+        copies = [c for c in every_copy if c.sha256 == asset.sha256
+                  and (c.retired_at is None or c.id == asset.id)]
+        copy_ids = {c.id for c in copies}
+        lineages[asset.id] = _asset_lineage(
+            asset, copies, sources, holders, licences, trained,
+            [(g, m) for g, m in every_hit if m["asset_id"] in copy_ids])
+    return lineages
+
+
+def _asset_lineage(asset: Asset, copies: list[Asset], sources: dict[str, Source],
+                   holders: dict[str, list[str]], licences: dict[str, str],
+                   trained: dict[str, list[tuple[AIModel, ModelSource]]],
+                   hits: list[tuple[Generation, dict[str, Any]]]) -> AssetLineage:
+    source_ids = sorted({c.source_id for c in copies})
     return AssetLineage(
         asset_id=asset.id, sha256=asset.sha256, media_type=asset.media_type,
         copies=[WorkCopy(

@@ -9,12 +9,10 @@ own works: matches on assets it does not hold are dropped before anything is wal
 
 from sqlmodel import Session
 
-from registry.auditlog.service import Actor
+from registry.auth.actor import Actor
 from registry.auth.models import Role
 from registry.checks.schemas import CheckItem, Match
-from registry.core.errors import NotFound
-from registry.lineage.schemas import AssetLineage
-from registry.lineage.service import asset_lineage
+from registry.lineage.service import asset_lineages
 from registry.lookup.schemas import LookupItem, LookupRead, LookupWork
 
 
@@ -24,21 +22,15 @@ def _visible(actor: Actor, match: Match) -> bool:
 
 
 def answer(session: Session, actor: Actor, items: list[CheckItem]) -> LookupRead:
-    walked: dict[str, AssetLineage | None] = {}
-
-    def lineage(asset_id: str) -> AssetLineage | None:
-        if asset_id not in walked:
-            try:
-                walked[asset_id] = asset_lineage(session, actor, asset_id)
-            except NotFound:  # retired or reassigned since the index answered
-                walked[asset_id] = None
-        return walked[asset_id]
-
+    # Every matched work walked at once; one reassigned since the index answered (no longer
+    # the actor's to read) is left out of the walks, and so of the answer.
+    walked = asset_lineages(session, actor, {match.asset_id for item in items
+                                             for match in item.matches if _visible(actor, match)})
     result = []
     for item in items:
         works = []
         for match in item.matches:
-            walk = lineage(match.asset_id) if _visible(actor, match) else None
+            walk = walked.get(match.asset_id) if _visible(actor, match) else None
             if walk is None:
                 continue
             works.append(LookupWork(

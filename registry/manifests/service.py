@@ -1,14 +1,16 @@
 import base64
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from registry.access import licence_of
+from registry.access import licence_of, readable_source_ids
 from registry.assets.models import Asset
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.auth.actor import Actor
 from registry.auth.models import Role
 from registry.core.config import Settings
 from registry.core.crud import get_or_404
@@ -21,17 +23,16 @@ from registry.fingerprints.records import to_unsigned
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.manifests.document import build_manifest, prove_asset
-from registry.manifests.models import Manifest
 from registry.manifests.dsse import sign_envelope
+from registry.manifests.models import Manifest
 from registry.manifests.statement import PAYLOAD_TYPE
 from registry.manifests.verify import ManifestInvalid, verify_manifest
 from registry.signingkeys.service import active_signer
 from registry.sources.models import Source
 from registry.sources.service import get_source, holder_ids_of
+from registry.unit_of_work import commit_change
 
 ENTITY = "manifest"
-
-audited(ENTITY, Manifest)
 
 _SOURCE_FIELDS = ("id", "name", "version", "description", "uri", "media_types", "acquired_on",
                   "acquisition_method", "opt_out_signals", "eidr", "isan", "supersedes_id")
@@ -136,16 +137,39 @@ def _holder_keys(session: Session, holder_ids: list[str]) -> list[tuple[Verifica
     return keys
 
 
+# The one order every "latest manifest of a source" in the registry agrees on.
+_NEWEST_FIRST = (Manifest.issued_at.desc(), Manifest.id.desc())
+
+
 def registry_manifests_newest_first(source_id: str) -> Any:
-    """The statement selecting a source's registry-signed manifests, newest first: the one
-    order every "latest manifest of a source" in the registry agrees on."""
-    return (select(Manifest).where(Manifest.source_id == source_id, Manifest.kind == "registry")
-            .order_by(Manifest.issued_at.desc(), Manifest.id.desc()))
+    """The statement selecting a source's registry-signed manifests, newest first."""
+    return registry_manifests_of([source_id])
+
+
+def registry_manifests_of(source_ids: Iterable[str]) -> Any:
+    """The statement selecting the sources' registry-signed manifests, by source, each
+    source's newest first: one query for many sources."""
+    return (select(Manifest).where(Manifest.source_id.in_(sorted(set(source_ids))),
+                                   Manifest.kind == "registry")
+            .order_by(Manifest.source_id, *_NEWEST_FIRST))
+
+
+def newest_registry_manifests(source_ids: Iterable[str]) -> Any:
+    """The statement selecting each source's newest registry-signed manifest (the first of
+    ``registry_manifests_of``; a source without one has none): one query for many sources."""
+    newest = sa.func.row_number().over(partition_by=Manifest.source_id,
+                                       order_by=_NEWEST_FIRST).label("newest")
+    ranked = select(Manifest.id, newest).where(
+        Manifest.source_id.in_(sorted(set(source_ids))), Manifest.kind == "registry").subquery()
+    return (select(Manifest).join(ranked, ranked.c.id == Manifest.id)
+            .where(ranked.c.newest == 1).order_by(Manifest.source_id))
 
 
 def get_manifest(session: Session, actor: Actor, manifest_id: str) -> Manifest:
     manifest = get_or_404(session, Manifest, manifest_id, "manifest")
-    get_source(session, actor, manifest.source_id)  # scope check for rights holders
+    if not readable_source_ids(session, actor, [manifest.source_id]):
+        # as unknown: naming the source would tell a holder whose manifest it is
+        raise NotFound(f"manifest {manifest_id} does not exist")
     return manifest
 
 

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from registry.auditlog.service import Actor
+from registry.auth.actor import Actor
 from registry.auth.deps import AnyActor, require
 from registry.auth.models import Role
 from registry.core.crud import RetireRequest
@@ -15,7 +15,8 @@ from registry.optouts.schemas import FlagsRead, OptOutCreate, OptOutRead
 router = APIRouter(tags=["Opt-outs"])
 
 # A holder reserves its own works; an admin may record one on a holder's behalf.
-Filer = Annotated[Actor, Depends(require(Role.admin, Role.rights_holder))]
+FILERS = (Role.admin, Role.rights_holder)
+Filer = Annotated[Actor, Depends(require(*FILERS))]
 
 
 @router.post("/v1/opt-outs", status_code=status.HTTP_201_CREATED, response_model=OptOutRead)

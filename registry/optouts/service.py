@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime, time
 import numpy as np
 from sqlmodel import Session, func, select
 
+from registry.access import holder_assets, holder_sources, holds
 from registry.assets.models import Asset
-from registry.access import holder_assets, holder_sources
-from registry.auditlog.service import Actor, audited, commit_change
+from registry.auth.actor import Actor
 from registry.auth.models import Role
-from registry.core.crud import filter_retired, retire, retry_on_concurrent_change
+from registry.core.crud import filter_retired, retry_on_concurrent_change
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
 from registry.evaluation.schemas import Reason
@@ -33,17 +33,15 @@ from registry.licences.models import Licence
 from registry.lineage.service import models_trained_on
 from registry.manifests.models import Manifest
 from registry.optouts.models import OptOut
-from registry.optouts.schemas import (FlagKind, FlagsRead, ModelFlag, OptOutCreate, SourceFlag,
-                                      phash_hex)
+from registry.optouts.schemas import FlagKind, FlagsRead, ModelFlag, OptOutCreate, SourceFlag
 from registry.sources.models import Source
+from registry.unit_of_work import commit_change, retire
 
 ENTITY = "opt_out"
 PHASH_RADIUS = DEFAULT_RADIUS  # 8 of 64 bits: the frame index's match radius
 _ROWS, _CELLS = 20_000, 4_000_000  # rows per batch; bound on (opt-outs x rows)
 
 # JSON (RFC 8785) holds integers up to 2**53 only: the log records the pHash as hex.
-audited(ENTITY, OptOut, lambda session, opt_out: {"phash": phash_hex(opt_out.phash)})
-
 
 # -- records ------------------------------------------------------------------------------
 def create_opt_out(session: Session, actor: Actor, data: OptOutCreate) -> OptOut:
@@ -172,15 +170,24 @@ def live_opt_outs(session: Session, *, effective_on: date | None = None,
 
 
 def opt_out_reasons(session: Session, source_ids: list[str], on: date,
-                    live: LiveIndex | None = None) -> dict[str, list[Reason]]:
+                    live: LiveIndex | None = None,
+                    reader: Actor | None = None) -> dict[str, list[Reason]]:
     """Licence-evaluation denials per source: its works opted out on or before ``on``
-    (the opt-outs read and the works matched once for all the sources)."""
+    (the opt-outs read and the works matched once for all the sources). Another holder's
+    opt-out is not named to a ``reader`` that may not read it (``holds``)."""
     opt_outs = live_opt_outs(session, effective_on=on)
     if not opt_outs or not source_ids:
         return {}
     works = opted_out_works(session, opt_outs, source_ids=sorted(set(source_ids)), live=live)
     reasons: dict[str, list[Reason]] = defaultdict(list)
     for w in sorted(works, key=lambda w: (w.opt_out.id, w.asset.id)):
+        if reader is not None and not holds(reader, w.opt_out.holder_id):
+            reasons[w.asset.source_id].append(Reason(
+                code="opted_out", asset_id=w.asset.id,
+                message=f"asset {w.asset.id} is a work that another rights holder reserved "
+                        f"against AI training from {w.opt_out.effective_from.date().isoformat()} "
+                        f"(matched by {w.via})"))
+            continue
         reasons[w.asset.source_id].append(Reason(
             code="opted_out", opt_out_id=w.opt_out.id, asset_id=w.asset.id,
             message=f"asset {w.asset.id} is a work that {w.opt_out.holder_id} reserved "

@@ -17,8 +17,13 @@ from registry.core.errors import InvalidInput
 from registry.evaluation.schemas import Use
 from registry.reports import render_csv, render_pdf, service, statement
 from registry.reports.compensation import DEFAULT_TRAINING_SHARE
-from registry.reports.schemas import (ClearanceReport, CompensationStatement,
-                                      CopyrightEvidenceReport, MatchBasis, ReportFormat)
+from registry.reports.schemas import (
+    ClearanceReport,
+    CompensationStatement,
+    CopyrightEvidenceReport,
+    MatchBasis,
+    ReportFormat,
+)
 from registry.reports.signing import ENVELOPE_MEDIA_TYPE, envelope_bytes
 
 router = APIRouter(prefix="/v1/reports", tags=["Reports"])

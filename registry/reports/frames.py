@@ -5,6 +5,7 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import av
 from PIL import Image
@@ -52,7 +53,12 @@ def thumbnail(blobs: LocalBlobStore, sha256: str | None, media_type: str | None,
     not in the blob store (e.g. a fingerprint-only check) or cannot be decoded."""
     if not sha256 or not blobs.exists(sha256):
         return None
-    path = str(blobs.path(sha256))
+    return thumbnail_file(blobs.path(sha256), media_type, time_s)
+
+
+def thumbnail_file(file: Path, media_type: str | None, time_s: float | None) -> Frame | None:
+    """The same of a file the registry has already probed (a stored blob, a staged upload)."""
+    path = str(file)
     try:
         if media_type and media_type.startswith("video/"):
             image = _video_frame(path, time_s or 0.0)
@@ -62,6 +68,6 @@ def thumbnail(blobs: LocalBlobStore, sha256: str | None, media_type: str | None,
                 image = opened.copy()
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         # Stored media the registry decoded once; failing now is worth a log line, not a 500.
-        log.warning("cannot render a thumbnail of %s: %s", sha256, exc)
+        log.warning("cannot render a thumbnail of %s: %s", file.name, exc)
         return None
     return _encode(image) if image is not None else None

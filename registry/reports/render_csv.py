@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from registry.reports.schemas import ClearanceReport, CompensationStatement, CopyrightEvidenceReport
 
-
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

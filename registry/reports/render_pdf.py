@@ -9,12 +9,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import (Flowable, Image, Paragraph, Preformatted, SimpleDocTemplate, Spacer,
-                                Table, TableStyle)
+from reportlab.platypus import Flowable, Image, Paragraph, Preformatted, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from registry.checks.schemas import found_by
-from registry.reports.schemas import (ClearanceReport, CompensationStatement,
-                                      CopyrightEvidenceReport, Thumbnail)
+from registry.reports.schemas import ClearanceReport, CompensationStatement, CopyrightEvidenceReport, Thumbnail
 
 _STYLES = getSampleStyleSheet()
 _CELL = ParagraphStyle("cell", fontName="Helvetica", fontSize=7, leading=8.5,

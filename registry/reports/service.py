@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from registry.access import holders_of, licence_of
+from registry.access import holders_of, licence_of, withheld_entries
 from registry.assets.models import Asset
 from registry.auditlog import tree
 from registry.auditlog.models import LogEntry
-from registry.auditlog.service import Actor
+from registry.auth.actor import Actor
 from registry.auth.models import Role
 from registry.checks.models import Check
 from registry.checks.schemas import Span
@@ -21,21 +21,32 @@ from registry.core.config import Settings
 from registry.core.crud import get_or_404
 from registry.core.errors import NotFound
 from registry.evaluation.schemas import Obligation, Reason, Use, Verdict
-from registry.evaluation.service import (credit_line, evaluate_sources, licence_obligations,
-                                         licence_reasons)
+from registry.evaluation.service import credit_line, evaluate_sources, licence_obligations, licence_reasons
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.lineage.models import AIModel, Generation
-from registry.lineage.service import (generation_matches, matches_of_generations, training_mix,
-                                      training_mixes)
+from registry.lineage.service import generation_matches, matches_of_generations, training_mix, training_mixes
 from registry.manifests.models import Manifest
-from registry.manifests.service import registry_manifests_newest_first
+from registry.manifests.service import newest_registry_manifests
 from registry.optouts.service import opt_out_reasons
 from registry.reports.frames import Frame, thumbnail
-from registry.reports.schemas import (Blocker, Checkpoint, ClearanceReport, ClearanceTraining,
-                                      ClearanceWork, CopyrightEvidenceReport, EvidenceMatch,
-                                      EvidenceSpan, Fee, GenerationRef, HolderRef, LicenceRef,
-                                      LogProof, Thumbnail, WorkRef)
+from registry.reports.schemas import (
+    Blocker,
+    Checkpoint,
+    ClearanceReport,
+    ClearanceTraining,
+    ClearanceWork,
+    CopyrightEvidenceReport,
+    EvidenceMatch,
+    EvidenceSpan,
+    Fee,
+    GenerationRef,
+    HolderRef,
+    LicenceRef,
+    LogProof,
+    Thumbnail,
+    WorkRef,
+)
 from registry.sources.models import Source
 from registry.sources.service import holder_ids_of
 
@@ -43,10 +54,12 @@ _FEES = {"flat_fee", "royalty"}
 
 
 class Works:
-    """The registered works a report cites, loaded once: asset, source, holders, licence."""
+    """The registered works a report cites, loaded once: asset, source, holders, licence;
+    ``reader``: who reads the report (another holder's opt-out is not named to it)."""
 
-    def __init__(self, session: Session, asset_ids: set[str]) -> None:
+    def __init__(self, session: Session, asset_ids: set[str], reader: Actor | None = None) -> None:
         self.session = session
+        self.reader = reader
         self._opt_outs: dict[date, dict[str, list[Reason]]] = {}
         self.assets = {a.id: a for a in session.exec(select(Asset).where(Asset.id.in_(asset_ids))).all()}
         self.sources = {s.id: s for s in session.exec(select(Source).where(
@@ -84,7 +97,7 @@ class Works:
         reasons = licence_reasons(licence, use, on, territory)
         # The work's own training opt-out (TDM reservation) blocks too, as in evaluation.
         if on not in self._opt_outs:  # every work's source at once
-            self._opt_outs[on] = opt_out_reasons(self.session, list(self.sources), on)
+            self._opt_outs[on] = opt_out_reasons(self.session, list(self.sources), on, reader=self.reader)
         reasons += [r for r in self._opt_outs[on].get(source.id, []) if r.asset_id == asset_id]
         obligations = licence_obligations(licence, use,
                                           credit_line(source, self.holders[asset_id], licence))
@@ -154,13 +167,14 @@ def _evidence_spans(blobs: LocalBlobStore, match: dict[str, Any], asset: Asset,
     return result
 
 
-def _manifest_for(session: Session, source_id: str, known: dict[str, str | None]) -> str | None:
-    """The manifest the model was trained on, else the source's latest registry manifest;
-    ``known`` starts as the model's training mix and remembers every answer."""
-    if source_id not in known:
-        known[source_id] = session.exec(registry_manifests_newest_first(source_id)
-                                        .with_only_columns(Manifest.id)).first()
-    return known[source_id]
+def _manifests_for(session: Session, source_ids: set[str],
+                   known: dict[str, str | None]) -> dict[str, str | None]:
+    """Per source, the manifest the model was trained on (``known``: the training mix),
+    else the source's latest registry manifest, else None: one query for all the others."""
+    others = source_ids - known.keys()
+    latest = dict(session.execute(newest_registry_manifests(others).with_only_columns(
+        Manifest.source_id, Manifest.id)).tuples().all()) if others else {}
+    return {**known, **{s: latest.get(s) for s in others}}
 
 
 def log_proofs(session: Session, settings: Settings, cited: list[tuple[str, str]],
@@ -173,15 +187,17 @@ def log_proofs(session: Session, settings: Settings, cited: list[tuple[str, str]
     for entry in session.exec(select(LogEntry).where(LogEntry.entity_id.in_(ids))
                               .order_by(LogEntry.idx)).all():
         first.setdefault(entry.entity_id, entry)
+    proven = {entity_id: entry for entity_id, entry in first.items() if entry.idx < checkpoint.size}
+    inclusions = tree.inclusions(session, [entry.idx for entry in proven.values()], checkpoint.size)
     proofs = []
     for role, entity_id in cited:
-        entry = first.get(entity_id)
-        if entry is None or entry.idx >= checkpoint.size:
+        entry = proven.get(entity_id)
+        if entry is None:
             continue
         proofs.append(LogProof(role=role, entity_id=entity_id, action=entry.action, idx=entry.idx,
                                payload=None if entity_id in withheld
                                else base64.b64encode(entry.payload).decode(),
-                               inclusion=tree.inclusion(session, entry.idx, checkpoint.size)))
+                               inclusion=inclusions[entry.idx]))
     return proofs, Checkpoint(size=checkpoint.size, root=base64.b64encode(checkpoint.root).decode(),
                               note=checkpoint.note)
 
@@ -192,7 +208,7 @@ def _evidence_matches(session: Session, actor: Actor, generation_id: str
     A rights holder sees its own works' matches only, and no generation without one."""
     generation = _generation(session, generation_id)
     every_match = generation_matches(session, generation.id)
-    works = Works(session, {m["asset_id"] for m in every_match})
+    works = Works(session, {m["asset_id"] for m in every_match}, actor)
     matches = [m for m in every_match if m["asset_id"] in works.assets]
     if actor.role is Role.rights_holder:
         matches = [m for m in matches if works.held_by(m["asset_id"], actor.holder_id)]
@@ -220,8 +236,9 @@ def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobSto
     """The report and the thumbnail PNGs it cites (by digest). A rights holder gets it only
     for generations that matched its works, and sees only those matches."""
     generation, every_match, matches, works = _evidence_matches(session, actor, generation_id)
-    manifests: dict[str, str | None] = {
-        ms.source_id: ms.manifest_id for ms in training_mix(session, generation.model_id)}
+    manifests = _manifests_for(
+        session, {works.assets[m["asset_id"]].source_id for m in matches},
+        {ms.source_id: ms.manifest_id for ms in training_mix(session, generation.model_id)})
     use = Use(generation.intended_use)
     on = generation.created_at.date()
     images: dict[str, bytes] = {}
@@ -237,14 +254,16 @@ def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobSto
             inlier_cells=match.get("inlier_cells"), transform=match.get("transform"),
             work=works.ref(asset.id),
             use=use, permitted=verdict, reasons=reasons, obligations=obligations,
-            manifest_id=_manifest_for(session, asset.source_id, manifests),
+            manifest_id=manifests[asset.source_id],
             spans=_evidence_spans(blobs, match, asset, _submitted(session, match), images)))
     cited = [("generation", generation.id)]
     cited += [("check", c) for c in dict.fromkeys(m.check_id for m in items)]
     cited += [("manifest", mid) for mid in dict.fromkeys(m.manifest_id for m in items) if mid]
     # A check's entry lists every work it matched; a holder sees only its own matches.
-    withheld = {m["check_id"] for m in every_match if actor.role is Role.rights_holder
-                and not works.held_by(m["asset_id"], actor.holder_id)}
+    named: dict[str, tuple[set[str], tuple[()]]] = {}
+    for m in every_match:
+        named.setdefault(m["check_id"], (set(), ()))[0].add(m["asset_id"])
+    withheld = withheld_entries(session, actor, named)
     proofs, checkpoint = log_proofs(session, settings, cited, withheld)
     report = CopyrightEvidenceReport(generation=generation_refs(session, [generation])[0], evaluated_on=on,
                                      matches=items, proofs=proofs, checkpoint=checkpoint)

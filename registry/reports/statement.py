@@ -10,9 +10,9 @@ from fractions import Fraction
 from iso4217 import Currency
 from sqlmodel import Session, func, select
 
-from registry.assets.models import Asset
 from registry.access import holders_of, readable_source_ids, scoped
-from registry.auditlog.service import Actor
+from registry.assets.models import Asset
+from registry.auth.actor import Actor
 from registry.core.crud import get_or_404
 from registry.core.errors import InvalidInput
 from registry.holders.models import RightsHolder
@@ -20,8 +20,15 @@ from registry.lineage.models import AIModel, Generation, ModelSource
 from registry.lineage.service import matches_of_generations, training_mix
 from registry.reports import compensation as formula
 from registry.reports.compensation import SourceInput, decimal_text, fraction_text
-from registry.reports.schemas import (CompensationStatement, Formula, LineSource, MatchBasis,
-                                      ModelRef, SourceShare, StatementLine)
+from registry.reports.schemas import (
+    CompensationStatement,
+    Formula,
+    LineSource,
+    MatchBasis,
+    ModelRef,
+    SourceShare,
+    StatementLine,
+)
 from registry.sources.models import Source
 from registry.sources.service import holder_ids_of
 

@@ -11,6 +11,11 @@ class SigningKeyRecord(Versioned, table=True):
     REGISTRY_KEY_PASSPHRASE, or (development only) kept in a 0600 file instead."""
 
     __tablename__ = "signing_key"
+    # One open key (no end set) per name: two processes creating the first key, or two
+    # rotations, cannot both leave a key open -- the second insert fails.
+    __table_args__ = (sa.Index("uq_signing_key_open", "key_name", unique=True,
+                               sqlite_where=sa.text("not_after IS NULL"),
+                               postgresql_where=sa.text("not_after IS NULL")),)
 
     id: str = Field(primary_key=True, max_length=16, description="C2SP key id, hex")
     key_name: str = Field(max_length=200)

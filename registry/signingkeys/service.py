@@ -5,21 +5,29 @@ REGISTRY_KEY_PASSPHRASE, or, in development without a passphrase, in 0600 files.
 """
 
 from datetime import datetime
+from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, select
 
-from registry.auditlog.service import Actor, audited, commit_change, commit_changes
+from registry.auth.actor import Actor
 from registry.core.config import Environment, Settings
 from registry.core.errors import ChangedConcurrently, Conflict, ServiceUnavailable
 from registry.core.models import utcnow
-from registry.core.signing import (Keyring, KeyringError, SigningKey, VerificationKey,
-                                   encrypt_private_key, load_private_key,
-                                   read_unencrypted_private_key, write_unencrypted_private_key)
+from registry.core.signing import (
+    Keyring,
+    KeyringError,
+    SigningKey,
+    VerificationKey,
+    encrypt_private_key,
+    load_private_key,
+    read_unencrypted_private_key,
+    write_unencrypted_private_key,
+)
 from registry.signingkeys.models import SigningKeyRecord
+from registry.unit_of_work import commit_changes
 
 ENTITY = "signing_key"
-
-audited(ENTITY, SigningKeyRecord)
 
 
 def _development(settings: Settings) -> bool:
@@ -60,15 +68,31 @@ def _store(session: Session, settings: Settings, key: SigningKey) -> SigningKeyR
     return record
 
 
+def _commit_new_key(session: Session, actor: Actor, record: SigningKeyRecord,
+                    changes: list[tuple[str, str, SQLModel]]) -> None:
+    """Commit, or leave nothing behind: a development key's file goes with a lost race."""
+    try:
+        commit_changes(session, actor, changes)
+    except BaseException:
+        if record.private_key_file:
+            Path(record.private_key_file).unlink(missing_ok=True)
+        raise
+
+
 def ensure_active_key(session: Session, settings: Settings, actor: Actor) -> bool:
-    """Create the first signing key if no key is valid now; returns whether one was made."""
+    """Create the first signing key if no key is valid now; returns whether one was made.
+    Of processes doing this at once (replicas each running ``db upgrade``), the database
+    lets one key in (one open key per name); the others find it made."""
     keyring = load_keyring(session, settings)
     try:
         keyring.select_key_valid_at(utcnow())
         return False
     except KeyringError:
         record = _store(session, settings, SigningKey.generate(settings.log_origin, utcnow()))
-        commit_change(session, actor, "signing_key.created", ENTITY, record)
+        try:
+            _commit_new_key(session, actor, record, [("signing_key.created", ENTITY, record)])
+        except IntegrityError:
+            return False
         return True
 
 
@@ -93,8 +117,11 @@ def rotate(session: Session, settings: Settings, actor: Actor,
     record = _store(session, settings, new_key)
     # One transaction: a rotation racing this one updates the same old key's row, and
     # only one of them can (the other is refused whole, its new key never stored).
-    commit_changes(session, actor, [("signing_key.retired", ENTITY, old),
-                                    ("signing_key.created", ENTITY, record)])
+    try:
+        _commit_new_key(session, actor, record, [("signing_key.retired", ENTITY, old),
+                                                 ("signing_key.created", ENTITY, record)])
+    except IntegrityError:
+        raise ChangedConcurrently("a simultaneous rotation opened a new signing key first") from None
     return record
 
 

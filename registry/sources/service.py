@@ -4,17 +4,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from registry.access import readable_sources
-from registry.auditlog.service import Actor, audited, commit_change
-from registry.core.preconditions import ANY_VERSION, Precondition
-from registry.core.crud import (apply_patch, filter_retired, get_or_404, require_live, retire,
-                                 retry_on_concurrent_change)
+from registry.auth.actor import Actor
+from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retry_on_concurrent_change
 from registry.core.errors import Conflict, NotFound
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
+from registry.core.preconditions import ANY_VERSION, Precondition
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.sources.models import Source, SourceHolder
 from registry.sources.schemas import SourceCreate, SourceRead, SourceUpdate
+from registry.unit_of_work import commit_change, retire
 
 ENTITY = "source"
 
@@ -38,10 +38,6 @@ def to_read(session: Session, sources: list[Source]) -> list[SourceRead]:
         .group_by(Asset.source_id)).all())
     return [SourceRead(**s.model_dump(), holder_ids=holders.get(s.id, []),
                        asset_count=counts.get(s.id, 0)) for s in sources]
-
-
-audited(ENTITY, Source,
-        lambda session, source: {"holder_ids": holder_ids_of(session, [source.id]).get(source.id, [])})
 
 
 def create_source(session: Session, actor: Actor, data: SourceCreate) -> Source:

@@ -64,10 +64,8 @@ from registry.fingerprints.alignment import (
 from registry.fingerprints.index import FrameHashIndex, popcount64, split_frame_ids
 from registry.fingerprints.keyframes import keyframe_id
 from registry.fingerprints.matching import Matcher, MemoryStore
-from registry.fingerprints.reframe import (ReferenceGrid, find_reframed, prefer_reframed,
-                                          reframe_wanted)
-from registry.fingerprints.video import (DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, VideoFingerprint,
-                                         fingerprint_video)
+from registry.fingerprints.reframe import ReferenceGrid, find_reframed, prefer_reframed, reframe_wanted
+from registry.fingerprints.video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, VideoFingerprint, fingerprint_video
 
 BUNNY, BIKES = 0, 1
 WORK_CLIPS = {BUNNY: "bigbuckbunny", BIKES: "bikes"}
@@ -777,7 +775,7 @@ def evaluate(queries: list[ClipQuery], *, refs: dict[int, VideoFingerprint] | No
 
 __all__ = [
     "BIKES", "BUNNY", "FAMILIES", "REFRAME_FAMILIES", "ClipQuery", "ClipResult", "Edit", "Inset",
-    "Motion", "Verdict", "all_queries", "build_index", "build_keyframe_matcher", "reframe_queries", "clips_available", "evaluate", "evaluate_one", "is_static",
-    "judge",
+    "Motion", "Verdict", "all_queries", "build_index", "build_keyframe_matcher", "reframe_queries",
+    "clips_available", "evaluate", "evaluate_one", "is_static", "judge",
     "negative_queries", "positive_queries", "reference_fingerprints", "render",
 ]

@@ -1,0 +1,1 @@
+"""The rights holders' web pages: server-rendered, signed in with an API key."""

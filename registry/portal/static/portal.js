@@ -1,0 +1,72 @@
+// Progressive enhancement of the look-up form: dropping a file, and upload progress.
+// The form works without it (a plain multipart POST).
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("lookup-form");
+  if (!form) return;
+  const input = document.getElementById("work");
+  const zone = document.getElementById("drop-zone");
+  const status = document.getElementById("lookup-status");
+  const bar = document.getElementById("lookup-progress");
+  const button = form.querySelector("button[type=submit]");
+
+  for (const name of ["dragenter", "dragover"]) {
+    zone.addEventListener(name, (event) => { event.preventDefault(); zone.classList.add("over"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    zone.addEventListener(name, () => zone.classList.remove("over"));
+  }
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      status.textContent = `Ready to look up ${input.files[0].name}.`;
+    }
+  });
+
+  form.addEventListener("submit", (event) => {
+    if (!input.files.length) return;  // the browser's own "required" message
+    event.preventDefault();
+    const request = new XMLHttpRequest();
+    request.open("POST", form.action);
+    button.disabled = true;
+    bar.hidden = false;
+    status.textContent = "Sending the file…";
+    request.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total);
+    });
+    request.upload.addEventListener("load", () => {
+      bar.removeAttribute("value");  // indeterminate while the registry compares
+      status.textContent = "Comparing it with the registry…";
+    });
+    request.addEventListener("load", () => {
+      // The answer is a whole page (a result, or the form with a sentence saying what
+      // went wrong): show it as a normal form submission would.
+      const page = new DOMParser().parseFromString(request.responseText, "text/html");
+      document.title = page.title;
+      document.body.replaceWith(document.adoptNode(page.body));
+      const main = document.getElementById("main");
+      if (main) main.focus();
+    });
+    request.addEventListener("error", () => {
+      button.disabled = false;
+      bar.hidden = true;
+      status.textContent = "The file could not be sent: check your connection and try again.";
+    });
+    request.send(new FormData(form));
+  });
+});
+
+// The opt-out form: a chosen work's SHA-256, computed here; the file is never sent.
+document.addEventListener("DOMContentLoaded", () => {
+  const chooser = document.getElementById("digest-file");
+  const field = document.getElementById("sha256");
+  if (!chooser || !field || !window.crypto || !window.crypto.subtle) return;
+  chooser.addEventListener("change", async () => {
+    const file = chooser.files[0];
+    if (!file) return;
+    const digest = await window.crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+    field.value = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  });
+});
