@@ -45,4 +45,6 @@ else
 fi
 
 echo "== tests"
-pytest -p no:cacheprovider "$@"
+# Two workers (the machines have two cores); a module's tests stay on one worker, so the worlds
+# a module seeds once are built once. REGISTRY_TEST_WORKERS=0 runs in this process.
+pytest -p no:cacheprovider -n "${REGISTRY_TEST_WORKERS:-2}" --dist loadfile "$@"
