@@ -64,8 +64,10 @@ AUDITED: dict[str, AuditedType] = {
     "asset": AuditedType(Asset),
     "manifest": AuditedType(Manifest),
     "check": AuditedType(Check),
-    # Heartbeats rewrite the lease and progress many times a run: bookkeeping, not history.
-    "check_job": AuditedType(CheckJob, unlogged=frozenset({"frames_done", "seconds_done", "lease_until"})),
+    # Heartbeats rewrite the lease and progress many times a run: bookkeeping, not history;
+    # a look-up's answer is its requester's, not the log's (as a synchronous look-up is).
+    "check_job": AuditedType(CheckJob, unlogged=frozenset({"frames_done", "seconds_done", "lease_until",
+                                                           "lookup_items"})),
     "ai_model": AuditedType(AIModel, _linked("training_sources", training_sources_views)),
     "generation": AuditedType(Generation, _linked("check_ids", check_ids_of)),
     "opt_out": AuditedType(OptOut, lambda session, opt_outs: {

@@ -344,7 +344,7 @@ def check_command(
     try:
         with standalone_session(settings.effective_database_url) as session:
             with path.open("rb") as stream:
-                sha256, info = stage(blobs, settings, stream)
+                sha256, info, _ = stage(blobs, settings, stream)
             live = LiveIndex.open(settings.data_dir / "index", session)
             with Progress(TextColumn(path.name), BarColumn(),
                           TextColumn("{task.completed:.1f}/{task.total:.1f} s"),

@@ -3,6 +3,7 @@ sentences (the browser tests, test_portal_browser.py, drive the same pages in Ch
 
 import json
 import re
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -245,3 +246,35 @@ def test_statements_show_a_rights_holder_its_own_line_and_download(admin: Api, w
     bad = ann.get("/statements", params={**params, "pool": "lots"})
     assert bad.status_code == 422 and "Give the pool as an amount" in bad.text
     assert "registry verify-report" in ann.get("/verify").text
+
+
+def test_a_long_clip_is_looked_up_as_a_job_with_progress_then_forgotten(admin: Api, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ann = holder(admin, "Ann Films")
+    cc_by = builtin_licence(admin, "CC-BY-4.0")["id"]
+    films = source(admin, [ann["id"]], cc_by, name="Ann films")
+    film = upload(admin, films["id"], media.clip("bigbuckbunny.mp4"))
+    excerpt = media.make_variant(media.clip("bigbuckbunny.mp4"), tmp_path / "long.mp4", start=0.5,
+                                 duration=4.0, scale=0.5)
+    admin.client.app.state.settings.sync_clip_max_seconds = 2.0  # so the excerpt is "long"
+    browser = _browser(admin)
+    token = sign_in(browser, admin.make_key("rights_holder", ann["id"]).key)
+    submitted = browser.post("/lookup", data={"csrf_token": token}, follow_redirects=False,
+                             files={"work": ("long.mp4", excerpt.read_bytes(), "video/mp4")})
+    assert submitted.status_code == 303 and submitted.headers["location"].startswith("/lookup/jobs/job_")
+    job_page = submitted.headers["location"]
+    for _ in range(600):
+        progress = browser.get(f"{job_page}/progress").json()
+        if progress["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert progress["state"] == "succeeded", progress
+    answer = browser.get(job_page)
+    assert answer.status_code == 200 and film["id"] in answer.text and "Copied spans" in answer.text
+    # The look-up is its requester's alone, and its file is gone from the blob store.
+    other = _browser(admin)
+    sign_in(other, admin.make_key("curator").key)
+    assert other.get(job_page).status_code == 404
+    job = admin.ok("get", f"/v1/check-jobs/{job_page.rsplit('/', 1)[1]}")
+    assert job["purpose"] == "lookup" and job["result"] is None
+    blob = settings.effective_blob_dir / "sha256"
+    assert not any(p.name == job["sha256"] for p in blob.rglob("*"))

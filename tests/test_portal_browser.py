@@ -283,3 +283,27 @@ def test_a_rights_holder_looks_up_its_film_and_another_sees_none_of_it(
     assert width <= 360, f"the page scrolls sideways at 360 px ({width} px wide)"
     narrow.shot("my-works-360px")
     narrow.close()
+
+
+def test_a_long_clip_look_up_shows_its_progress_then_the_answer(chromium, server, shots, settings) -> None:  # type: ignore[no-untyped-def]
+    url, admin = server
+    ann = holder(admin, "Blender Foundation")
+    films = source(admin, [ann["id"]], builtin_licence(admin, "CC-BY-4.0")["id"], name="Open movies")
+    film = upload(admin, films["id"], media.clip("bigbuckbunny.mp4"))
+    settings.sync_clip_max_seconds = 2.0  # the 5 s film is then looked up as a job
+
+    page = Page(chromium, shots, "job")
+    page.sign_in(url, admin.make_key("rights_holder", ann["id"]).key)
+    page.tab.get_by_role("link", name="Look up a work").click()
+    page.tab.get_by_label("Work or fingerprint file").set_input_files(str(media.clip("bigbuckbunny.mp4")))
+    page.tab.get_by_role("button", name="Look up").click()
+    page.tab.wait_for_selector("#job-progress, #answer")
+    if page.tab.locator("#job-progress").count():
+        page.accessible()
+        page.shot("progress")
+    page.tab.wait_for_selector("#answer", timeout=120_000)  # the page reloads itself when done
+    assert page.tab.url.split("/lookup/jobs/")[1].startswith("job_")
+    assert film["id"] in page.tab.locator(".match").first.inner_text()
+    page.accessible()
+    page.shot("answer")
+    page.close()

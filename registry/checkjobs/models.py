@@ -1,6 +1,8 @@
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from registry.core.models import timestamp_field, utcnow
@@ -15,6 +17,11 @@ class JobState(str, Enum):
 
 
 FINISHED = (JobState.succeeded.value, JobState.failed.value, JobState.cancelled.value)
+
+
+class JobPurpose(str, Enum):
+    check = "check"  # a near-copy check: the result is a stored check
+    lookup = "lookup"  # a rights holder's look-up: the answer only, then the file goes
 
 
 class CheckJob(SQLModel, table=True):
@@ -40,6 +47,12 @@ class CheckJob(SQLModel, table=True):
     lease_until: datetime | None = timestamp_field(nullable=True, default=None)
     error: str | None = Field(default=None, max_length=2000)
     check_id: str | None = Field(default=None, max_length=40, foreign_key="check_run.id")
+    purpose: str = Field(default=JobPurpose.check.value, max_length=10,
+                         sa_column_kwargs={"server_default": sa.text("'check'")})
+    # A look-up's answer (the check items, unstored as a check), read by its requester only.
+    lookup_items: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    # Whether this job's upload put the file in the blob store (a look-up's is removed after).
+    owns_blob: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = timestamp_field(default_factory=utcnow)
     started_at: datetime | None = timestamp_field(nullable=True, default=None)
     finished_at: datetime | None = timestamp_field(nullable=True, default=None)

@@ -2,7 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from registry.checkjobs.models import CheckJob, JobState
+from registry.checkjobs.models import CheckJob, JobPurpose, JobState
 
 
 class JobProgress(BaseModel):
@@ -15,6 +15,9 @@ class JobProgress(BaseModel):
 
 class CheckJobRead(BaseModel):
     id: str
+    purpose: JobPurpose = Field(description="check (the result is a stored check) or lookup (a "
+                                            "rights holder's look-up in the portal: its answer is "
+                                            "its requester's, and its file is removed after)")
     state: JobState
     filename: str
     media_type: str
@@ -33,7 +36,7 @@ class CheckJobRead(BaseModel):
 
     @classmethod
     def of(cls, job: CheckJob) -> "CheckJobRead":
-        return cls(id=job.id, state=JobState(job.state), filename=job.filename,
+        return cls(id=job.id, purpose=JobPurpose(job.purpose), state=JobState(job.state), filename=job.filename,
                    media_type=job.media_type, sha256=job.sha256, requested_by=job.requested_by,
                    progress=JobProgress(frames_done=job.frames_done, frames_total=job.frames_total,
                                         seconds_done=job.seconds_done,

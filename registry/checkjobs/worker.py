@@ -25,8 +25,8 @@ from sqlmodel import Session, select
 
 from registry.auth.actor import SYSTEM_ACTOR, Actor
 from registry.auth.models import Role
-from registry.checkjobs.models import CheckJob, JobState
-from registry.checkjobs.service import ENTITY, Checked, check_file
+from registry.checkjobs.models import CheckJob, JobPurpose, JobState
+from registry.checkjobs.service import ENTITY, Checked, check_file, forget_lookup_upload
 from registry.checks import service as checks
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
@@ -206,13 +206,17 @@ class Worker:
                 if owned != 1:
                     raise JobLost(job.id)
                 job = session.get(CheckJob, job.id, populate_existing=True)
-                if checked is not None:
+                if checked is not None and job.purpose == JobPurpose.lookup.value:
+                    job.lookup_items = [checked.item.model_dump(mode="json")]
+                elif checked is not None:
                     requester = Actor(key_id=job.requested_by, role=Role(job.requested_role))
                     job.check_id = checks.record_check(session, requester, checked.kind,
                                                        [checked.item]).id
                 commit_change(session, SYSTEM_ACTOR, "check_job.finished", ENTITY, job)
         except JobLost:
             log.warning("check job %s was taken over by another worker", job.id)
+            return
+        forget_lookup_upload(session, self.blobs, job)
 
     def _requeue(self, session: Session, job: CheckJob) -> None:
         session.rollback()

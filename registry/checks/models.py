@@ -16,4 +16,4 @@ class Check(SQLModel, table=True):
     requested_by: str = Field(max_length=40, index=True)
     verdict: str = Field(max_length=10)
     items: list[dict[str, Any]] = json_field()
-    created_at: datetime = timestamp_field(default_factory=utcnow)
+    created_at: datetime = timestamp_field(default_factory=utcnow, index=True)

@@ -11,13 +11,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from registry.assets.media import MediaInfo, declared_clip_seconds
 from registry.assets.service import get_asset
+from registry.checkjobs import service as jobs
+from registry.checkjobs.models import FINISHED, JobPurpose, JobState
 from registry.checks import service as checks
 from registry.checks.descriptors import QueryDescriptor
-from registry.checks.schemas import FingerprintQuery
+from registry.checks.schemas import CheckItem, FingerprintQuery
 from registry.core.deps import BlobsDep, SessionDep, SettingsDep
 from registry.core.errors import InvalidInput, RegistryError
 from registry.holders.models import RightsHolder
@@ -155,10 +157,11 @@ def lookup(request: Request, session: SessionDep, settings: SettingsDep, blobs: 
         else:
             seconds = declared_clip_seconds(work.file)
             if seconds is not None and seconds > settings.sync_clip_max_seconds:
-                return page(request, "lookup.html", me, status=413, error=(
-                    f"This clip lasts {seconds:.0f} seconds; the page looks up clips of up to "
-                    f"{settings.sync_clip_max_seconds:g} seconds. Look up an excerpt, or use "
-                    "the API's check jobs for the whole clip."))
+                # Too long to answer while the request waits: a look-up job, with progress.
+                job = jobs.submit(session, blobs, settings, me.actor, work.filename, work.file,
+                                  purpose=JobPurpose.lookup)
+                request.app.state.jobs.wake()
+                return RedirectResponse(f"/lookup/jobs/{job.id}", status_code=303)
 
             def keep_thumbnail(staged: Path, info: MediaInfo) -> None:
                 shown["upload"] = _data_uri(thumbnail_file(staged, info.media_type, 0.0))
@@ -180,3 +183,30 @@ def _descriptor_query(work: UploadFile) -> FingerprintQuery:
     except ValidationError:
         raise InvalidInput("that file is not a query descriptor written by `registry fingerprint "
                            "FILE` (choose the .json file it wrote, or look up the work itself)") from None
+
+
+class JobProgressRead(BaseModel):
+    state: JobState
+    seconds_done: float
+    seconds_total: float | None
+
+
+@router.get("/lookup/jobs/{job_id}")
+def lookup_job(job_id: str, request: Request, session: SessionDep, me: Me) -> Response:
+    """A long clip's look-up: its progress while it runs, then its answer."""
+    job = jobs.get_lookup_job(session, me.actor, job_id)
+    if job.state == JobState.succeeded.value:
+        items = [CheckItem.model_validate(item) for item in job.lookup_items or []]
+        return page(request, "lookup_result.html", me, answer=lookups.answer(session, me.actor, items),
+                    upload_thumbnail=None, uploaded_name=job.filename, by_descriptor=False,
+                    query_seconds=job.seconds_total)
+    if job.state in FINISHED:
+        return problem(request, me, 422 if job.error else 409, job.error or f"The look-up was {job.state}")
+    return page(request, "lookup_job.html", me, job=job)
+
+
+@router.get("/lookup/jobs/{job_id}/progress")
+def lookup_job_progress(job_id: str, session: SessionDep, me: Me) -> JobProgressRead:
+    job = jobs.get_lookup_job(session, me.actor, job_id)
+    return JobProgressRead(state=JobState(job.state), seconds_done=job.seconds_done,
+                           seconds_total=job.seconds_total)

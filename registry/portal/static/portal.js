@@ -41,6 +41,11 @@ document.addEventListener("DOMContentLoaded", () => {
       status.textContent = "Comparing it with the registry…";
     });
     request.addEventListener("load", () => {
+      // Redirected (a long clip's look-up runs as a job): go to that page itself.
+      if (request.responseURL && new URL(request.responseURL).pathname !== new URL(form.action).pathname) {
+        window.location.assign(request.responseURL);
+        return;
+      }
       // The answer is a whole page (a result, or the form with a sentence saying what
       // went wrong): show it as a normal form submission would.
       const page = new DOMParser().parseFromString(request.responseText, "text/html");
@@ -69,4 +74,32 @@ document.addEventListener("DOMContentLoaded", () => {
     const digest = await window.crypto.subtle.digest("SHA-256", await file.arrayBuffer());
     field.value = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   });
+});
+
+// A long clip's look-up: follow the job's progress, then show the answer.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("lookup-job");
+  if (!box) return;
+  const bar = document.getElementById("job-progress");
+  const status = document.getElementById("job-status");
+  const poll = async () => {
+    try {
+      const response = await fetch(box.dataset.progressUrl, { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const job = await response.json();
+        if (job.state !== "queued" && job.state !== "running") {
+          window.location.reload();
+          return;
+        }
+        if (job.seconds_total) bar.max = job.seconds_total;
+        bar.value = job.seconds_done;
+        status.textContent = job.state === "queued" ? "Waiting for a free worker."
+          : `${Math.round(job.seconds_done)} of ${Math.round(job.seconds_total || 0)} seconds compared.`;
+      }
+    } catch (error) {
+      status.textContent = "The registry did not answer; trying again.";
+    }
+    window.setTimeout(poll, 1000);
+  };
+  window.setTimeout(poll, 1000);
 });
