@@ -77,6 +77,11 @@ def readable_asset_ids(session: Session, actor: Actor, asset_ids: Iterable[str])
     return set(session.exec(readable_assets(select(Asset.id).where(Asset.id.in_(ids)), actor)).all())
 
 
+def readable_held(statement: Any, actor: Actor, holder_column: Any) -> Any:
+    """SQL: of records held by a rights holder (claims, opt-outs), those the actor may read."""
+    return statement.where(holder_column == actor.holder_id) if scoped(actor) else statement
+
+
 def holds(actor: Actor, holder_id: str | None) -> bool:
     """Whether the actor may read a record held by ``holder_id`` (a claim, an opt-out)."""
     return not scoped(actor) or actor.holder_id == holder_id

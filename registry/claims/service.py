@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from registry.access import scoped, withheld_entries
+from registry.access import readable_held, scoped, withheld_entries
 from registry.auth.actor import Actor
 from registry.auth.models import Role
 from registry.claims.errors import IllegalTransition
@@ -177,9 +177,7 @@ def list_claims(session: Session, actor: Actor, *, kind: ClaimKind | None,
                 status: ClaimStatus | None, holder_id: str | None, generation_id: str | None,
                 model_id: str | None, cursor: str | None,
                 limit: int) -> tuple[list[Claim], str | None]:
-    stmt = select(Claim)
-    if actor.role is Role.rights_holder:
-        stmt = stmt.where(Claim.holder_id == actor.holder_id)
+    stmt = readable_held(select(Claim), actor, Claim.holder_id)
     if kind:
         stmt = stmt.where(Claim.kind == kind.value)
     if status:

@@ -2,7 +2,7 @@ from typing import TypeVar
 
 from sqlmodel import Session, SQLModel, select
 
-from registry.access import holds
+from registry.access import holds, readable_held
 from registry.auth.actor import Actor
 from registry.auth.models import Role
 from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retry_on_concurrent_change
@@ -67,7 +67,7 @@ def get_holder(session: Session, actor: Actor, holder_id: str) -> RightsHolder:
 def require_editor(actor: Actor, holder_id: str) -> None:
     if actor.role is Role.auditor:
         raise Forbidden("auditors read the registry; they do not change it")
-    if actor.role is Role.rights_holder and actor.holder_id != holder_id:
+    if not holds(actor, holder_id):
         raise NotFound(f"rights holder {holder_id} does not exist")
 
 
@@ -91,9 +91,7 @@ def retire_holder(session: Session, actor: Actor, holder_id: str, reason: str) -
 def list_holders(session: Session, actor: Actor, *, kind: HolderKind | None, name: str | None,
                  retired: bool | None, cursor: str | None,
                  limit: int) -> tuple[list[RightsHolder], str | None]:
-    stmt = select(RightsHolder)
-    if actor.role is Role.rights_holder:
-        stmt = stmt.where(RightsHolder.id == actor.holder_id)
+    stmt = readable_held(select(RightsHolder), actor, RightsHolder.id)  # its own record
     if kind:
         stmt = stmt.where(RightsHolder.kind == kind.value)
     if name:

@@ -9,8 +9,8 @@ own works: matches on assets it does not hold are dropped before anything is wal
 
 from sqlmodel import Session
 
+from registry.access import scoped
 from registry.auth.actor import Actor
-from registry.auth.models import Role
 from registry.checks.schemas import CheckItem, Match
 from registry.lineage.service import asset_lineages
 from registry.lookup.schemas import LookupItem, LookupRead, LookupWork
@@ -18,7 +18,7 @@ from registry.lookup.schemas import LookupItem, LookupRead, LookupWork
 
 def _visible(actor: Actor, match: Match) -> bool:
     # Match.holder_ids is the asset's own holder, else its source's: the ownership rule.
-    return actor.role is not Role.rights_holder or actor.holder_id in match.holder_ids
+    return not scoped(actor) or actor.holder_id in match.holder_ids
 
 
 def answer(session: Session, actor: Actor, items: list[CheckItem]) -> LookupRead:
@@ -43,5 +43,5 @@ def answer(session: Session, actor: Actor, items: list[CheckItem]) -> LookupRead
                 copies=walk.copies, sources=walk.sources, generations=walk.generations))
         result.append(LookupItem(name=item.name, sha256=item.sha256, media_type=item.media_type,
                                  works=works))
-    scope = actor.holder_id if actor.role is Role.rights_holder else "all"
+    scope = actor.holder_id if scoped(actor) else "all"
     return LookupRead(scope=scope or "all", items=result)

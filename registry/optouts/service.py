@@ -15,10 +15,9 @@ from datetime import UTC, date, datetime, time
 import numpy as np
 from sqlmodel import Session, func, select
 
-from registry.access import holder_assets, holder_sources, holds
+from registry.access import holder_assets, holder_sources, holds, readable_held, scoped
 from registry.assets.models import Asset
 from registry.auth.actor import Actor
-from registry.auth.models import Role
 from registry.core.crud import filter_retired, retry_on_concurrent_change
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
@@ -61,9 +60,7 @@ def get_opt_out(session: Session, actor: Actor, opt_out_id: str) -> OptOut:
 def list_opt_outs(session: Session, actor: Actor, *, holder_id: str | None,
                   retired: bool | None, cursor: str | None,
                   limit: int) -> tuple[list[OptOut], str | None]:
-    stmt = select(OptOut)
-    if actor.role is Role.rights_holder:
-        stmt = stmt.where(OptOut.holder_id == actor.holder_id)
+    stmt = readable_held(select(OptOut), actor, OptOut.holder_id)
     if holder_id:
         stmt = stmt.where(OptOut.holder_id == holder_id)
     return paginate(session, filter_retired(stmt, OptOut, retired), OptOut.id, cursor, limit)
@@ -209,7 +206,7 @@ def _owned(session: Session, holder_id: str, asset_ids: list[str]) -> set[str]:
 
 
 def _visible_works(session: Session, actor: Actor, live: LiveIndex | None) -> list[OptedOutWork]:
-    holder = actor.holder_id if actor.role is Role.rights_holder else None
+    holder = actor.holder_id if scoped(actor) else None
     works = opted_out_works(session, live_opt_outs(session, holder_id=holder), live=live)
     if holder is not None:  # only the holder's own works, as a lookup answers
         owned = _owned(session, holder, [w.asset.id for w in works])
@@ -229,7 +226,7 @@ def _opt_out_flags(session: Session, works: list[OptedOutWork]) -> list[SourceFl
 
 
 def _expiry_flags(session: Session, actor: Actor, on: date) -> list[SourceFlag]:
-    holder = actor.holder_id if actor.role is Role.rights_holder else None
+    holder = actor.holder_id if scoped(actor) else None
     own = (select(Source, Licence).join(Licence, Licence.id == Source.licence_id)
            .where(Source.retired_at.is_(None), Licence.valid_until < on).order_by(Source.id))
     if holder is not None:
