@@ -99,7 +99,9 @@ def index_update() -> None:
 
 @index_app.command("backfill")
 def index_backfill() -> None:
-    """Fingerprint assets that have no fingerprints yet (resumable)."""
+    """Fingerprint assets that have no fingerprints yet, and again those stored in an older
+    format (resumable). The indexes pick the new fingerprints up as they do new assets;
+    `registry index rebuild` afterwards also drops the old ones from the snapshots."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from registry.assets.backfill import backfill

@@ -5,13 +5,16 @@ Workers are driven step by step here (claim, work, a crash, a race) through the 
 thread do it. An "over-long" clip is a real sample film with the sync limit set low.
 """
 
+import io
 import json
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from registry.checkjobs.worker import Worker
@@ -313,3 +316,37 @@ def test_a_reframed_clip_is_found_through_a_job_as_synchronously(admin: Api, fil
     [match] = stored["items"][0]["matches"]
     assert (match["asset_id"], match["channel"], match["verdict"]) == (film["id"], "local_features", "copy")
     assert match["spans"][0]["offset_s"] == pytest.approx(1.0, abs=0.04)
+
+
+def test_backfill_refingerprints_clips_stored_before_keyframes(admin: Api, film: dict, cli, settings,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    """A clip registered before VIDEO_FORMAT_VERSION 3 has no keyframes, so its reframed
+    copies are not found; `registry index backfill` fingerprints it again, and they are."""
+    engine = sa.create_engine(settings.effective_database_url)
+    with engine.begin() as conn:  # as an older registry stored it: no grids, no keyframes
+        data = conn.execute(sa.text("SELECT data FROM fingerprint_set WHERE asset_id = :a"),
+                            {"a": film["id"]}).scalar_one()
+        with np.load(io.BytesIO(bytes(data))) as arrays:
+            kept = {k: arrays[k] for k in arrays.files if k != "grid" and not k.startswith("kf_")}
+        old = io.BytesIO()
+        np.savez_compressed(old, **kept)
+        conn.execute(sa.text("UPDATE fingerprint_set SET data = :d, version = 2 WHERE asset_id = :a"),
+                     {"d": old.getvalue(), "a": film["id"]})
+    engine.dispose()
+    vertical = media.make_variant(FILM, tmp_path / "vertical.mp4", start=1.0, duration=2.5,
+                                  window=lambda u: (0.35, 0.0, 0.35 + 9 / 16 * 9 / 16, 1.0))
+
+    def check(api: Api) -> dict:
+        response = api.post("/v1/checks", files=[("files", (vertical.name, vertical.read_bytes()))])
+        assert response.status_code == 201, response.text
+        return response.json()["items"][0]
+
+    with TestClient(create_app(settings)) as before:
+        assert check(Api(before, admin.key))["matches"] == []
+    result = cli("index", "backfill")
+    assert result.exit_code == 0, result.output
+    assert "0 asset(s) could not be fingerprinted" in result.output
+    with TestClient(create_app(settings)) as after:
+        matches = check(Api(after, admin.key))["matches"]
+    assert matches and matches[0]["asset_id"] == film["id"]
+    assert cli("index", "backfill").exit_code == 0  # nothing left to do

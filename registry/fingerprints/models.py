@@ -18,6 +18,8 @@ class FingerprintSet(SQLModel, table=True):
     """
 
     __tablename__ = "fingerprint_set"
+    # Numbers are never reused (SQLite too): an index treats a number it knows as loaded.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     no: int | None = Field(default=None, sa_column=sa.Column(_SERIAL, primary_key=True,
                                                               autoincrement=True))
