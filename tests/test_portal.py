@@ -4,6 +4,7 @@ sentences (the browser tests, test_portal_browser.py, drive the same pages in Ch
 import json
 import re
 import time
+from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from registry.cli import app as cli_app
+from registry.main import create_app
 from tests import media
 from tests.conftest import Api
 from tests.factories import builtin_licence, holder, source, upload
@@ -278,3 +280,22 @@ def test_a_long_clip_is_looked_up_as_a_job_with_progress_then_forgotten(admin: A
     assert job["purpose"] == "lookup" and job["result"] is None
     blob = settings.effective_blob_dir / "sha256"
     assert not any(p.name == job["sha256"] for p in blob.rglob("*"))
+
+
+def test_refusals_before_the_page_runs_are_pages_for_a_browser(admin: Api, world: dict, settings) -> None:  # type: ignore[no-untyped-def]
+    browser = _browser(admin)
+    token = sign_in(browser, world["ann_key"])
+    too_long = browser.post("/opt-outs", data={"csrf_token": token, "note": "x" * 3000})
+    assert too_long.status_code == 422 and "text/html" in too_long.headers["content-type"]
+    assert "The form's field 'note' was not accepted" in unescape(too_long.text)
+
+    small = settings.model_copy(update={"max_upload_bytes": 200_000})
+    big = b"\0" * 400_000
+    with TestClient(create_app(small)) as app:
+        token = sign_in(app, world["ann_key"])
+        html = app.post("/lookup", data={"csrf_token": token}, headers={"Accept": "text/html"},
+                        files={"work": ("big.jpg", big, "image/jpeg")})
+        assert html.status_code == 413 and "text/html" in html.headers["content-type"]
+        assert 'role="alert">Request body exceeds the' in html.text
+        api = app.post("/v1/lookups", headers=admin.headers, files={"files": ("big.jpg", big, "image/jpeg")})
+        assert api.status_code == 413 and api.headers["content-type"] == "application/problem+json"

@@ -6,6 +6,9 @@ PostgreSQL cannot store them in text and SQLite would, so refusing them at the e
 both backends answering the same clear 422.
 """
 
+from html import escape
+
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.core.errors import InvalidInput, PayloadTooLarge, RegistryError, problem_response
@@ -69,8 +72,17 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 async def _answer(scope: Scope, send: Send, error: RegistryError) -> None:
-    response = problem_response(error.status, error.slug, error.title, error.detail,
-                                scope.get("path", "").replace("\x00", ""))
+    accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1")
+    if "text/html" in accept:
+        # A browser's form (the portal): the refusal as a sentence on a page, not JSON.
+        response: Response = HTMLResponse(
+            f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(error.title)}"
+            f"</title></head><body><main><h1>{escape(error.title)}</h1><p role=\"alert\">"
+            f"{escape(error.detail[:1].upper() + error.detail[1:])}.</p><p><a href=\"/\">Back</a></p>"
+            "</main></body></html>", status_code=error.status)
+    else:
+        response = problem_response(error.status, error.slug, error.title, error.detail,
+                                    scope.get("path", "").replace("\x00", ""))
     await response(scope, _no_body, send)
 
 

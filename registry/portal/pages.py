@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -100,6 +101,11 @@ class PortalRoute(APIRoute):
                 return problem(request, getattr(request.state, "me", None), 403, FOREIGN_FORM)
             except RegistryError as exc:
                 return problem(request, getattr(request.state, "me", None), exc.status, exc.detail)
+            except RequestValidationError as exc:  # a form field too long, or of the wrong kind
+                first = exc.errors()[0]
+                field = str(first.get("loc", ("", "the form"))[-1]).replace("_", " ")
+                return problem(request, getattr(request.state, "me", None), 422,
+                               f"The form's field '{field}' was not accepted: {first.get('msg', 'invalid')}")
 
         return answer
 

@@ -30,6 +30,7 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
+    request.setRequestHeader("Accept", "text/html");  // refusals come back as pages
     button.disabled = true;
     bar.hidden = false;
     status.textContent = "Sending the file…";
