@@ -272,6 +272,7 @@ def test_a_long_clip_is_looked_up_as_a_job_with_progress_then_forgotten(admin: A
     assert progress["state"] == "succeeded", progress
     answer = browser.get(job_page)
     assert answer.status_code == 200 and film["id"] in answer.text and "Copied spans" in answer.text
+    assert 'src="data:image/png;base64,' in answer.text  # the work's own picture, kept with the answer
     # The look-up is its requester's alone, and its file is gone from the blob store.
     other = _browser(admin)
     sign_in(other, admin.make_key("curator").key)

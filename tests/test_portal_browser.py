@@ -304,6 +304,8 @@ def test_a_long_clip_look_up_shows_its_progress_then_the_answer(chromium, server
     page.tab.wait_for_selector("#answer", timeout=120_000)  # the page reloads itself when done
     assert page.tab.url.split("/lookup/jobs/")[1].startswith("job_")
     assert film["id"] in page.tab.locator(".match").first.inner_text()
+    page.tab.wait_for_load_state("networkidle")
+    assert {"Your work", f"Registered work {film['id']}"} <= set(_thumbnails_loaded(page.tab))
     page.accessible()
     page.shot("answer")
     page.close()

@@ -49,7 +49,8 @@ class CheckJob(SQLModel, table=True):
     check_id: str | None = Field(default=None, max_length=40, foreign_key="check_run.id")
     purpose: str = Field(default=JobPurpose.check.value, max_length=10,
                          sa_column_kwargs={"server_default": sa.text("'check'")})
-    # A look-up's answer (the check items, unstored as a check), read by its requester only.
+    # A look-up's answer, read by its requester only: [{"item": the check item (not stored as
+    # a check), "thumbnail_png": the work's picture, base64}] (its file goes after).
     lookup_items: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
     # Whether this job's upload put the file in the blob store (a look-up's is removed after).
     owns_blob: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})

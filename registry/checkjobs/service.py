@@ -134,6 +134,8 @@ class Checked:
     kind: str
     frames: int
     seconds: float
+    # A look-up's own picture of the work (PNG), kept with its answer: the file goes after.
+    thumbnail: bytes | None = None
 
 
 def check_file(session: Session, live: LiveIndex, blobs: LocalBlobStore, settings: Settings,

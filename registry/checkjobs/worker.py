@@ -9,6 +9,8 @@ write carries the same condition and commits the stored check, the job's result 
 audit entries in one transaction, so a worker that lost its job records nothing.
 """
 
+import base64
+import dataclasses
 import logging
 import os
 import socket
@@ -33,6 +35,7 @@ from registry.core.config import Settings
 from registry.core.errors import RegistryError, ServiceUnavailable
 from registry.core.models import utcnow
 from registry.fingerprints.live import LiveIndex
+from registry.reports.frames import thumbnail_file
 from registry.unit_of_work import commit_change
 
 log = logging.getLogger("registry.jobs")
@@ -185,9 +188,13 @@ class Worker:
             raise ServiceUnavailable("the uploaded file is no longer in the blob store")
         with Session(self.engine) as catch_up:  # (it expunges what it loads)
             live = self.index(catch_up)
-        return check_file(session, live, self.blobs, self.settings, job.filename, path,
-                          job.sha256, job.media_type,
-                          lambda frames, seconds: self.heartbeat(job.id, frames, seconds))
+        checked = check_file(session, live, self.blobs, self.settings, job.filename, path,
+                             job.sha256, job.media_type,
+                             lambda frames, seconds: self.heartbeat(job.id, frames, seconds))
+        if job.purpose == JobPurpose.lookup.value:
+            frame = thumbnail_file(path, job.media_type, 0.0)
+            checked = dataclasses.replace(checked, thumbnail=frame.png if frame else None)
+        return checked
 
     def _finish(self, session: Session, job: CheckJob, state: JobState,
                 checked: Checked | None = None, error: str | None = None) -> None:
@@ -207,7 +214,8 @@ class Worker:
                     raise JobLost(job.id)
                 job = session.get(CheckJob, job.id, populate_existing=True)
                 if checked is not None and job.purpose == JobPurpose.lookup.value:
-                    job.lookup_items = [checked.item.model_dump(mode="json")]
+                    job.lookup_items = [{"item": checked.item.model_dump(mode="json"), "thumbnail_png":
+                                         base64.b64encode(checked.thumbnail).decode() if checked.thumbnail else None}]
                 elif checked is not None:
                     requester = Actor(key_id=job.requested_by, role=Role(job.requested_role))
                     job.check_id = checks.record_check(session, requester, checked.kind,

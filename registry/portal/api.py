@@ -196,9 +196,12 @@ def lookup_job(job_id: str, request: Request, session: SessionDep, me: Me) -> Re
     """A long clip's look-up: its progress while it runs, then its answer."""
     job = jobs.get_lookup_job(session, me.actor, job_id)
     if job.state == JobState.succeeded.value:
-        items = [CheckItem.model_validate(item) for item in job.lookup_items or []]
+        entries = job.lookup_items or []
+        items = [CheckItem.model_validate(entry["item"]) for entry in entries]
+        thumbnail = next((f"data:image/png;base64,{e['thumbnail_png']}" for e in entries if e.get("thumbnail_png")),
+                         None)
         return page(request, "lookup_result.html", me, answer=lookups.answer(session, me.actor, items),
-                    upload_thumbnail=None, uploaded_name=job.filename, by_descriptor=False,
+                    upload_thumbnail=thumbnail, uploaded_name=job.filename, by_descriptor=False,
                     query_seconds=job.seconds_total)
     if job.state in FINISHED:
         return problem(request, me, 422 if job.error else 409, job.error or f"The look-up was {job.state}")
