@@ -82,4 +82,9 @@ def authenticate(session: Session, presented: str | None) -> Actor:
         raise Unauthorized("the API key is not valid")
     if record.revoked_at is not None:
         raise Unauthorized("the API key was revoked")
+    return actor_of(record)
+
+
+def actor_of(record: ApiKey) -> Actor:
+    """Who a key acts as (its role, and for a rights holder its holder)."""
     return Actor(key_id=record.id, role=Role(record.role), holder_id=record.holder_id)

@@ -87,6 +87,12 @@ class ServiceUnavailable(RegistryError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
 
 
+def sentence(detail: str) -> str:
+    """An error's detail as a sentence for a person (a page, not a problem document)."""
+    detail = detail.strip()
+    return (detail[:1].upper() + detail[1:]).rstrip(".") + "."
+
+
 def problem_response(status: int, slug: str, title: str, detail: str, instance: str,
                      **extra: Any) -> JSONResponse:
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status,

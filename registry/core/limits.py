@@ -11,7 +11,7 @@ from html import escape
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from registry.core.errors import InvalidInput, PayloadTooLarge, RegistryError, problem_response
+from registry.core.errors import InvalidInput, PayloadTooLarge, RegistryError, problem_response, sentence
 
 _MULTIPART_OVERHEAD = 64 * 1024
 _NUL_MESSAGE = "the request contains a NUL character, which is not allowed"
@@ -78,7 +78,7 @@ async def _answer(scope: Scope, send: Send, error: RegistryError) -> None:
         response: Response = HTMLResponse(
             f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(error.title)}"
             f"</title></head><body><main><h1>{escape(error.title)}</h1><p role=\"alert\">"
-            f"{escape(error.detail[:1].upper() + error.detail[1:])}.</p><p><a href=\"/\">Back</a></p>"
+            f"{escape(sentence(error.detail))}</p><p><a href=\"/\">Back</a></p>"
             "</main></body></html>", status_code=error.status)
     else:
         response = problem_response(error.status, error.slug, error.title, error.detail,

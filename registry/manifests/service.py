@@ -141,11 +141,6 @@ def _holder_keys(session: Session, holder_ids: list[str]) -> list[tuple[Verifica
 _NEWEST_FIRST = (Manifest.issued_at.desc(), Manifest.id.desc())
 
 
-def registry_manifests_newest_first(source_id: str) -> Any:
-    """The statement selecting a source's registry-signed manifests, newest first."""
-    return registry_manifests_of([source_id])
-
-
 def registry_manifests_of(source_ids: Iterable[str]) -> Any:
     """The statement selecting the sources' registry-signed manifests, by source, each
     source's newest first: one query for many sources."""

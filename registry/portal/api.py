@@ -21,7 +21,7 @@ from registry.checks import service as checks
 from registry.checks.descriptors import QueryDescriptor
 from registry.checks.schemas import CheckItem, FingerprintQuery
 from registry.core.deps import BlobsDep, SessionDep, SettingsDep
-from registry.core.errors import InvalidInput, RegistryError
+from registry.core.errors import InvalidInput, RegistryError, sentence
 from registry.holders.models import RightsHolder
 from registry.lookup import service as lookups
 from registry.portal import service
@@ -36,13 +36,12 @@ from registry.portal.pages import (
     local,
     page,
     problem,
-    sentence,
     signed_in,
 )
-from registry.portal.service import same_token
+from registry.portal.service import SignedIn, same_token
 from registry.portal.statements import router as statements_router
 from registry.portal.views import works_page
-from registry.reports.frames import Frame, thumbnail, thumbnail_file
+from registry.reports.frames import thumbnail, thumbnail_file
 
 router = APIRouter(include_in_schema=False, route_class=PortalRoute)
 for pages_of_a_domain in (claims_router, optouts_router, statements_router):
@@ -53,8 +52,8 @@ _DESCRIPTOR: TypeAdapter[QueryDescriptor] = TypeAdapter(QueryDescriptor)
 SIGN_IN_COOKIE = "registry_sign_in"
 
 
-def _data_uri(frame: Frame | None) -> str | None:
-    return f"data:image/png;base64,{base64.b64encode(frame.png).decode()}" if frame else None
+def _png_uri(png_base64: str | None) -> str | None:
+    return f"data:image/png;base64,{png_base64}" if png_base64 else None
 
 
 # -- signing in and out -------------------------------------------------------------------
@@ -63,14 +62,20 @@ def home(request: Request, session: SessionDep) -> Response:
     return RedirectResponse("/works" if signed_in(request, session) else "/sign-in", status_code=303)
 
 
-@router.get("/sign-in")
-def sign_in_form(request: Request, session: SessionDep, next: str | None = None) -> Response:
+def _sign_in_page(request: Request, me: SignedIn | None, next: str | None, status: int = 200,
+                  error: str | None = None) -> Response:
+    """The sign-in form, with a fresh form token set as its cookie too."""
     token = service.new_form_token()
-    response = page(request, "sign_in.html", signed_in(request, session), csrf_token=token,
-                     next=local(next))
+    response = page(request, "sign_in.html", me, status=status, csrf_token=token, next=local(next),
+                    error=error)
     response.set_cookie(SIGN_IN_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=3600, path="/sign-in")
     return response
+
+
+@router.get("/sign-in")
+def sign_in_form(request: Request, session: SessionDep, next: str | None = None) -> Response:
+    return _sign_in_page(request, signed_in(request, session), next)
 
 
 @router.post("/sign-in")
@@ -84,13 +89,8 @@ def sign_in(request: Request, session: SessionDep, settings: SettingsDep,
     try:
         token, record = service.sign_in(session, api_key, settings.portal_session_hours)
     except RegistryError:
-        form_token = service.new_form_token()
-        response = page(request, "sign_in.html", None, status=401, csrf_token=form_token,
-                         next=local(next), error="That key was not accepted: check that you "
-                         "copied all of it and that it has not been revoked.")
-        response.set_cookie(SIGN_IN_COOKIE, form_token, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", max_age=3600, path="/sign-in")
-        return response
+        return _sign_in_page(request, None, next, status=401, error="That key was not accepted: check "
+                             "that you copied all of it and that it has not been revoked.")
     response = RedirectResponse(local(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https", path="/",
@@ -164,7 +164,8 @@ def lookup(request: Request, session: SessionDep, settings: SettingsDep, blobs: 
                 return RedirectResponse(f"/lookup/jobs/{job.id}", status_code=303)
 
             def keep_thumbnail(staged: Path, info: MediaInfo) -> None:
-                shown["upload"] = _data_uri(thumbnail_file(staged, info.media_type, 0.0))
+                frame = thumbnail_file(staged, info.media_type, 0.0)
+                shown["upload"] = _png_uri(base64.b64encode(frame.png).decode() if frame else None)
                 shown["seconds"] = info.duration_s
 
             items = [checks.check_upload(session, live, blobs, settings, work.filename, work.file,
@@ -198,8 +199,7 @@ def lookup_job(job_id: str, request: Request, session: SessionDep, me: Me) -> Re
     if job.state == JobState.succeeded.value:
         entries = job.lookup_items or []
         items = [CheckItem.model_validate(entry["item"]) for entry in entries]
-        thumbnail = next((f"data:image/png;base64,{e['thumbnail_png']}" for e in entries if e.get("thumbnail_png")),
-                         None)
+        thumbnail = next((_png_uri(e["thumbnail_png"]) for e in entries if e.get("thumbnail_png")), None)
         return page(request, "lookup_result.html", me, answer=lookups.answer(session, me.actor, items),
                     upload_thumbnail=thumbnail, uploaded_name=job.filename, by_descriptor=False,
                     query_seconds=job.seconds_total)

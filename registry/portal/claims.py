@@ -18,7 +18,7 @@ from registry.claims.service import REVIEWERS
 from registry.core.deps import BlobsDep, SessionDep, SettingsDep
 from registry.core.errors import InvalidInput, NotFound
 from registry.lineage.models import AIModel, Generation
-from registry.portal.pages import FormMe, Me, PortalRoute, download, page
+from registry.portal.pages import FormMe, Me, PortalRoute, download, first_error, page
 from registry.reports import render_pdf
 from registry.reports import service as reports
 from registry.reports.signing import ENVELOPE_MEDIA_TYPE, envelope_bytes
@@ -56,8 +56,7 @@ def file_claim(request: Request, session: SessionDep, settings: SettingsDep, me:
         data = ClaimCreate.model_validate({"kind": kind, "generation_id": generation_id or None,
                                            "model_id": model_id or None, "statement": statement.strip()})
     except ValidationError as exc:
-        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-        raise InvalidInput(f"the claim is incomplete: {message}") from None
+        raise InvalidInput(f"the claim is incomplete: {first_error(exc)[1]}") from None
     claim = claims.file_claim(session, settings, check_role(me.actor, CLAIMANTS), data)
     return RedirectResponse(f"/claims/{claim.id}", status_code=303)
 

@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from registry.auth.deps import check_role
 from registry.core.deps import SessionDep
-from registry.core.errors import InvalidInput
+from registry.core.errors import InvalidInput, sentence
 from registry.optouts import service as optouts
 from registry.optouts.api import FILERS
 from registry.optouts.schemas import OptOutCreate, OptOutRead
-from registry.portal.pages import FormMe, Me, PortalRoute, page, sentence
+from registry.portal.pages import FormMe, Me, PortalRoute, first_error, page
 from registry.portal.service import SignedIn
 
 router = APIRouter(include_in_schema=False, route_class=PortalRoute)
@@ -50,9 +50,8 @@ def record_opt_out(request: Request, session: SessionDep, me: FormMe,
         data = OptOutCreate(sha256=sha256.strip() or None, phash=phash.strip() or None, note=note.strip() or None,
                             effective_from=datetime.combine(day, time(), tzinfo=UTC))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the work"
-        error = sentence(f"{where}: {first['msg'].removeprefix('Value error, ')}")
+        field, message = first_error(exc)
+        error = sentence(f"{field or 'the work'}: {message}")
         return _opt_out_page(request, session, me, status=422, error=error, sha256=sha256, phash=phash, note=note)
     except ValueError:
         return _opt_out_page(request, session, me, status=422, sha256=sha256, phash=phash, note=note,

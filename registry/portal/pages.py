@@ -12,11 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from registry.auth.models import Role
 from registry.core.deps import SessionDep
-from registry.core.errors import RegistryError
+from registry.core.errors import RegistryError, sentence
 from registry.portal import service
 from registry.portal.service import SignedIn, same_token
 
@@ -102,12 +103,19 @@ class PortalRoute(APIRoute):
             except RegistryError as exc:
                 return problem(request, getattr(request.state, "me", None), exc.status, exc.detail)
             except RequestValidationError as exc:  # a form field too long, or of the wrong kind
-                first = exc.errors()[0]
-                field = str(first.get("loc", ("", "the form"))[-1]).replace("_", " ")
+                field, message = first_error(exc)
                 return problem(request, getattr(request.state, "me", None), 422,
-                               f"The form's field '{field}' was not accepted: {first.get('msg', 'invalid')}")
+                               f"The form's field '{field.replace('_', ' ') or 'the form'}' was not "
+                               f"accepted: {message}")
 
         return answer
+
+
+def first_error(exc: ValidationError | RequestValidationError) -> tuple[str, str]:
+    """The field the first validation error is about ("" for the whole), and what it says."""
+    first = exc.errors()[0]
+    loc = first.get("loc") or ()
+    return (str(loc[-1]) if loc else ""), str(first.get("msg", "invalid")).removeprefix("Value error, ")
 
 
 def to_sign_in(request: Request) -> Response:
@@ -119,12 +127,6 @@ def local(path: str | None) -> str:
     if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
         return path
     return "/works"
-
-
-def sentence(detail: str) -> str:
-    """An error's detail as a sentence for a page."""
-    detail = detail.strip()
-    return (detail[:1].upper() + detail[1:]).rstrip(".") + "."
 
 
 def role_label(role: Role) -> str:

@@ -15,8 +15,8 @@ from sqlalchemy import delete
 from sqlmodel import Session
 
 from registry.auth.actor import Actor
-from registry.auth.models import ApiKey, Role
-from registry.auth.service import authenticate
+from registry.auth.models import ApiKey
+from registry.auth.service import actor_of, authenticate
 from registry.core.models import utcnow
 from registry.portal.models import PortalSession
 
@@ -57,8 +57,7 @@ def resolve(session: Session, token: str | None) -> SignedIn | None:
     key = session.get(ApiKey, record.key_id)
     if key is None or key.revoked_at is not None:
         return None
-    return SignedIn(Actor(key_id=key.id, role=Role(key.role), holder_id=key.holder_id),
-                    key.name, record.csrf_token)
+    return SignedIn(actor_of(key), key.name, record.csrf_token)
 
 
 def sign_out(session: Session, token: str | None) -> None:

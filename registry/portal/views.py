@@ -11,6 +11,7 @@ from registry.assets.service import list_assets
 from registry.auth.actor import Actor
 from registry.licences.models import Licence
 from registry.manifests.models import Manifest
+from registry.manifests.service import newest_registry_manifests
 from registry.sources.models import Source
 
 WORKS_PER_PAGE = 24
@@ -33,11 +34,7 @@ def works_page(session: Session, actor: Actor, cursor: str | None) -> tuple[list
     sources = {s.id: s for s in session.exec(select(Source).where(Source.id.in_(source_ids))).all()}
     licence_ids = {licence_of(a.licence_id, sources[a.source_id].licence_id) for a in assets}
     licences = {lic.id: lic for lic in session.exec(select(Licence).where(Licence.id.in_(licence_ids))).all()}
-    # Oldest first, so the newest of each source is the one left (the registry's one order
-    # of "latest manifest": manifests.service.registry_manifests_newest_first).
-    manifests = {m.source_id: m for m in session.exec(
-        select(Manifest).where(Manifest.source_id.in_(source_ids), Manifest.kind == "registry")
-        .order_by(Manifest.issued_at, Manifest.id)).all()}
+    manifests = {m.source_id: m for m in session.exec(newest_registry_manifests(source_ids)).all()}
     rows = [WorkRow(a, sources[a.source_id], licences[licence_of(a.licence_id, sources[a.source_id].licence_id)],
                     manifests.get(a.source_id)) for a in assets]
     return rows, next_cursor
