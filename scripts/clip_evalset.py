@@ -560,7 +560,7 @@ def _reframed_frames(stem: str, edit: Edit) -> Iterable[tuple[int, av.VideoFrame
             image = canvas
         else:
             image = image.resize((ow, oh), Image.Resampling.BICUBIC)
-        yield i, av.VideoFrame.from_image(image).reformat(format="yuv420p")
+        yield i, av.VideoFrame.from_image(image).reformat(format="yuv420p", threads=1)
 
 
 def _clip_frames(stem: str, edit: Edit) -> Iterable[tuple[int, av.VideoFrame]]:
@@ -574,6 +574,8 @@ def _clip_frames(stem: str, edit: Edit) -> Iterable[tuple[int, av.VideoFrame]]:
     cw, ch = _even(w - left - right), _even(h - top - bottom)
     ow, oh = _even(cw * edit.scale), _even(ch * edit.scale)
     graph = av.filter.Graph()
+    # one thread, as for x264 below: a query's bytes must not depend on how slices are scheduled
+    graph.threads = 1
     chain = [graph.add_buffer(width=w, height=h, format=frames[0].format,
                               time_base=Fraction(1, 1000))]
     if any(edit.crop):
@@ -618,7 +620,7 @@ def _motion_frames(motion: Motion) -> Iterable[tuple[int, av.VideoFrame]]:
             y = (ih - bh) * 0.6
         frame = image.resize((ow, oh), Image.Resampling.BICUBIC, box=(x, y, x + bw, y + bh))
         yield i, av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24").reformat(
-            format="yuv420p")
+            format="yuv420p", threads=1)
 
 
 def _encode(frames: Iterable[tuple[int, av.VideoFrame]], fps: float,
