@@ -233,7 +233,7 @@ def _image(data: dict) -> QueryDescriptors:
     if not isinstance(retries, list) or len(retries) != len(QUERY_RETRY_SIDES):
         raise DescriptorError(f"retries: expected {len(QUERY_RETRY_SIDES)} views, at long sides "
                               f"{', '.join(map(str, QUERY_RETRY_SIDES))}")
-    return QueryDescriptors(phash=phash, orb=first.orb, size=first.size, retries=tuple(
+    return QueryDescriptors(phash=phash, orb=first.orb, size=first.size, retry_views=tuple(
         _view(view, side, f"retries[{i}].")
         for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))))
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import base64
 import io
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import imagehash
@@ -353,13 +354,24 @@ class QueryDescriptors:
     positions (n, 2) float32 in the QUERY_WORK_SIDE frame, orientations (n,) uint8);
     ``size`` is that frame's (width, height). Mirroring happens on the query so
     references need not store a flipped copy. ``retries`` are the same features at
-    QUERY_RETRY_SIDES, for the matcher's second look.
+    QUERY_RETRY_SIDES, for the matcher's second look: ``retry_views`` when they came with
+    the query (a descriptor), else computed from ``picture`` when first asked for -- most
+    checks find their copy at the first look and never pay for them.
     """
 
     phash: dict[str, int]
     orb: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
     size: tuple[int, int]
-    retries: tuple[OrbView, ...] = ()
+    retry_views: tuple[OrbView, ...] | None = None
+    picture: Image.Image | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def retries(self) -> tuple[OrbView, ...]:
+        if self.retry_views is not None:
+            return self.retry_views
+        if self.picture is None:
+            return ()
+        return tuple(_orb_view(self.picture, side) for side in QUERY_RETRY_SIDES)
 
     @property
     def views(self) -> tuple[OrbView, ...]:
@@ -371,7 +383,7 @@ def query_descriptors(image: Image.Image) -> QueryDescriptors:
     rgb = normalize_image(image)
     mirrored = ImageOps.mirror(rgb)
     trimmed = trim_borders(rgb)
-    first, *retries = (_orb_view(rgb, side) for side in (QUERY_WORK_SIDE, *QUERY_RETRY_SIDES))
+    first = _orb_view(rgb, QUERY_WORK_SIDE)
     return QueryDescriptors(
         phash={
             "plain": phash64(rgb),
@@ -381,7 +393,7 @@ def query_descriptors(image: Image.Image) -> QueryDescriptors:
         },
         orb=first.orb,
         size=first.size,
-        retries=tuple(retries),
+        picture=rgb,
     )
 
 
