@@ -21,7 +21,6 @@ table). Memory is the process RSS growth while the matcher is built, per image.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import os
 import pickle
@@ -139,11 +138,8 @@ def queries(split: str = "evaluation") -> tuple[list, dict[int, ImageFingerprint
         return pickle.loads(path.read_bytes()), refs, names
     pool = registered + [w for w in works if w.pool == split]
     seed = evalset.EVALUATION_SEED if split == "evaluation" else evalset.CALIBRATION_SEED
-    # the second looks computed now (lazily they would be timed with the matching), and
-    # the picture they come from dropped
-    qs = [(q.truth, q.family, dataclasses.replace(d, retry_views=d.retries, picture=None))
-          for q in evalset.build_queries(pool, seed, draws=1, negative_draws=1)
-          for d in [query_descriptors(load_image(q.data))]]
+    qs = [(q.truth, q.family, query_descriptors(load_image(q.data)).computed())
+          for q in evalset.build_queries(pool, seed, draws=1, negative_draws=1)]
     CACHE.mkdir(exist_ok=True)
     path.write_bytes(pickle.dumps(qs))
     return qs, refs, names

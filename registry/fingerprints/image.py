@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import io
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import cv2
@@ -376,6 +376,11 @@ class QueryDescriptors:
     @property
     def views(self) -> tuple[OrbView, ...]:
         return (OrbView(self.orb, self.size), *self.retries)
+
+    def computed(self) -> QueryDescriptors:
+        """The same descriptors with the second looks computed now and the picture let go:
+        for timing a matcher alone (the evaluation, the benchmarks), or keeping many."""
+        return replace(self, retry_views=self.retries, picture=None)
 
 
 def query_descriptors(image: Image.Image) -> QueryDescriptors:

@@ -362,7 +362,7 @@ class Matcher:
         phash_candidates = self._phash_candidates(query)
         orb_evidence = self._orb_evidence(query.views[0])
         candidates = self._candidates(query, phash_candidates, orb_evidence)
-        if not any(c.verdict == "copy" for c in candidates) and query.retries:
+        if not _copy_found(candidates) and query.retries:
             # The second look (image.QUERY_RETRY_SIDES): each retry view alone, until one
             # finds a copy, then all views' keypoints as one set, whose inliers at
             # different scales add up (on the calibration split 3 points of recall on
@@ -375,7 +375,7 @@ class Matcher:
                         if fit is not None and (held is None or fit.cells > held.cells):
                             mine[channel] = fit
                 candidates = self._candidates(query, phash_candidates, orb_evidence)
-                if any(c.verdict == "copy" for c in candidates):
+                if _copy_found(candidates):
                     break
         return candidates[:k]
 
@@ -455,6 +455,10 @@ class Matcher:
         ids = np.concatenate([_orb_ids(w, fp) for w, fp in owned])
         distances, rows = local.search(np.ascontiguousarray(codes), min(ORB_KNN, local.ntotal))
         return distances, np.where(rows >= 0, ids[rows], -1), fingerprints
+
+
+def _copy_found(candidates: list[Candidate]) -> bool:
+    return any(c.verdict == "copy" for c in candidates)
 
 
 def _merged(views: tuple[OrbView, ...]) -> OrbView:
