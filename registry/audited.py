@@ -24,6 +24,7 @@ from registry.lineage.service import check_ids_of, training_sources_views
 from registry.manifests.models import Manifest
 from registry.optouts.models import OptOut
 from registry.optouts.schemas import phash_hex
+from registry.signals.models import SignalSnapshot
 from registry.signingkeys.models import SigningKeyRecord
 from registry.sources.models import Source
 from registry.sources.service import holder_ids_of
@@ -73,4 +74,5 @@ AUDITED: dict[str, AuditedType] = {
     "opt_out": AuditedType(OptOut, lambda session, opt_outs: {
         o.id: {"phash": phash_hex(o.phash)} for o in opt_outs}),
     "claim": AuditedType(Claim, _linked("events", _claim_events)),
+    "signal_snapshot": AuditedType(SignalSnapshot),
 }

@@ -36,13 +36,14 @@ from registry.optouts.api import router as optouts_router
 from registry.portal.api import router as portal_router
 from registry.portal.pages import STATIC_DIR
 from registry.reports.api import router as reports_router
+from registry.signals.api import router as signals_router
 from registry.signingkeys.api import router as signing_router
 from registry.sources.api import router as sources_router
 
 ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_router,
            evaluation_router, checks_router, check_jobs_router, manifests_router, log_router,
            signing_router, lineage_router, claims_router, exports_router, optouts_router,
-           lookup_router, reports_router]
+           lookup_router, reports_router, signals_router]
 
 log = logging.getLogger("registry")
 

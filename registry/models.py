@@ -15,5 +15,6 @@ def import_all_models() -> None:
     from registry.manifests import models as _manifests  # noqa: F401
     from registry.optouts import models as _optouts  # noqa: F401
     from registry.portal import models as _portal  # noqa: F401
+    from registry.signals import models as _signals  # noqa: F401
     from registry.signingkeys import models as _signingkeys  # noqa: F401
     from registry.sources import models as _sources  # noqa: F401

@@ -33,7 +33,10 @@ class Reason(BaseModel):
     message: str
     licence_id: str | None = None
     opt_out_id: str | None = Field(default=None, description="For opted_out: the opt-out")
-    asset_id: str | None = Field(default=None, description="For opted_out: the opted-out work")
+    asset_id: str | None = Field(default=None, description="For opted_out: the opted-out work; for "
+                                                            "tdm_reservation and tdm_constrained: the work observed")
+    signal_id: str | None = Field(default=None, description="For tdm_reservation and tdm_constrained: the "
+                                                             "signal snapshot")
 
 
 class Obligation(BaseModel):

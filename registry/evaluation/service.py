@@ -26,6 +26,7 @@ from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.licences.schemas import WORLDWIDE
 from registry.optouts.service import opt_out_reasons
+from registry.signals.service import signal_reasons
 from registry.sources.models import Source
 from registry.sources.service import get_source, holder_ids_of
 
@@ -121,10 +122,12 @@ def evaluate_sources(session: Session, sources: list[Source], use: Use, on: date
         RightsHolder.id.in_({h for hs in holder_ids.values() for h in hs}))).all()}
     # Every use trains on the material, so a work reserved against training denies them all.
     opted_out = opt_out_reasons(session, ids, on, live, reader)
+    # What crawlers observed: a reservation, or a limit no licence here answers.
+    signalled = signal_reasons(session, sources, on, licences, reader)
     result = {}
     for source in sources:
         names = [holders[h] for h in holder_ids.get(source.id, []) if h in holders]
-        reasons = _source_signals(source, use) + opted_out.get(source.id, [])
+        reasons = _source_signals(source, use) + opted_out.get(source.id, []) + signalled.get(source.id, [])
         obligations: list[Obligation] = []
         source_licences = sorted({source.licence_id} | asset_licences[source.id])
         for licence in (licences[i] for i in source_licences if i in licences):
