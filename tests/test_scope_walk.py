@@ -37,13 +37,14 @@ UNKNOWN = {"asset": "ast_00000000000000000000000000", "source": "src_00000000000
            "model": "mdl_00000000000000000000000000", "generation": "gen_00000000000000000000000000",
            "check": "chk_00000000000000000000000000", "job": "job_00000000000000000000000000",
            "key": "key_00000000000000000000000000", "licence": "lic_00000000000000000000000000",
+           "signal": "sig_00000000000000000000000000",
            "digest": "0" * 64, "thumbnail": "0" * 64, "log_idx": 10 ** 9, "log_size": 10 ** 9}
 
 # Path and query parameters that name a record, by the kind of record they name.
 ID_PARAMS = {"asset_id": "asset", "source_id": "source", "holder_id": "holder",
              "claim_id": "claim", "opt_out_id": "opt_out", "manifest_id": "manifest",
              "model_id": "model", "generation_id": "generation", "check_id": "check",
-             "job_id": "job", "key_id": "key", "licence_id": "licence", "key": "key",
+             "job_id": "job", "key_id": "key", "licence_id": "licence", "key": "key", "signal_id": "signal",
              "entity_id": "entity", "sha256": "digest", "png_sha256": "thumbnail",
              "idx": "log_idx", "after": "log_idx", "size": "log_size", "tree_size": "log_size",
              "first": "log_size", "second": "log_size"}
@@ -107,6 +108,13 @@ def build_world(admin: Api) -> World:
     manifests = {s["id"]: admin.ok("post", f"/v1/sources/{s['id']}/manifests", 201)
                  for s in (ann_src, bob_src, mirror)}
     ann_key, bob_key = (admin.make_key("rights_holder", h["id"]) for h in (ann, bob))
+    signals = {name: admin.ok("post", f"/v1/sources/{src['id']}/signals", 201, json={
+        "kind": "robots_txt", "url": url, "observed_at": OPT_OUT_DATE,
+        "content": "User-agent: *\nContent-Usage: train-ai=n\n", **extra})
+        for name, src, url, extra in (
+            ("ann", ann_src, "https://ann.example/robots.txt", {}),
+            ("bob", bob_src, "https://bob.example/secret-robots.txt", {}),
+            ("mirrored", mirror, "https://bob.example/secret-mirror.txt", {"asset_id": mirrored["id"]}))}
 
     ann_opt = ann_key.ok("post", "/v1/opt-outs", 201, json={
         "sha256": coffee["sha256"], "effective_from": OPT_OUT_DATE, "note": "Ann reserves"})
@@ -190,6 +198,8 @@ def build_world(admin: Api) -> World:
         "job": [],
         "key": [(ann_key.key[3:33], "own"), (bob_key_id, "foreign")],
         "licence": [(cc_by, "shared")],
+        "signal": [(signals["ann"]["id"], "own"), (signals["bob"]["id"], "foreign"),
+                   (signals["mirrored"]["id"], "foreign")],
         "digest": [(coffee["sha256"], "own"), (chelsea["sha256"], "foreign")],
         "thumbnail": [(t, "own") for t in thumbnails["own"]]
         + [(t, "foreign") for t in thumbnails["foreign"]],
@@ -203,7 +213,8 @@ def build_world(admin: Api) -> World:
                          manifests[mirror["id"]]["payload_sha256"]}
     world.secrets = foreign_ids | world.bob_digests | {
         bob["name"], "bob-secret-contact@example.org", "Bob secret library",
-        "Bob secret description", "Bob secret mirror", "secret-original-uri",
+        "Bob secret description", "Bob secret mirror", "secret-original-uri", "secret-robots.txt",
+        "secret-mirror.txt",
         "Bob secret opt-out note", "Bob secret dispute note", "Bob secret claim",
         "Bob secret review comment", "Bob secret claimant comment", "Bob secret shot",
         "secret-bob-frame.jpg", "secret-bob-only.jpg",

@@ -23,19 +23,20 @@ def record_signal(source_id: str, data: SignalCreate, session: SessionDep, actor
                                      from_attributes=True)
 
 
-@router.get("/v1/sources/{source_id}/signals", response_model=Page[SignalRead])
+@router.get("/v1/signals", response_model=Page[SignalRead])
 def list_signals(
-    source_id: str,
     session: SessionDep,
     actor: AnyActor,
+    source_id: Annotated[str | None, Query(max_length=40)] = None,
     asset_id: Annotated[str | None, Query(max_length=40)] = None,
     kind: Kind | None = None,
     retired: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[SignalRead]:
-    rows, next_cursor = service.list_snapshots(session, actor, source_id, asset_id=asset_id, kind=kind,
-                                               retired=retired, cursor=cursor, limit=limit)
+    """Signal snapshots, oldest recorded first; readers see those of the sources they read."""
+    rows, next_cursor = service.list_snapshots(session, actor, source_id=source_id, asset_id=asset_id,
+                                               kind=kind, retired=retired, cursor=cursor, limit=limit)
     return Page(items=[SignalRead.model_validate(r, from_attributes=True) for r in rows],
                 next_cursor=next_cursor)
 

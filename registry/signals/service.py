@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import rfc8785
 from sqlmodel import Session, select
 
-from registry.access import readable_asset_ids
+from registry.access import readable_asset_ids, readable_assets, readable_sources
 from registry.assets.models import Asset
 from registry.auth.actor import Actor
 from registry.core.crud import filter_retired, get_or_404, require_live, retry_on_concurrent_change
@@ -82,20 +82,20 @@ def get_snapshot(session: Session, actor: Actor, snapshot_id: str) -> SignalSnap
     return snapshot
 
 
-def list_snapshots(session: Session, actor: Actor, source_id: str, *, asset_id: str | None,
+def list_snapshots(session: Session, actor: Actor, *, source_id: str | None, asset_id: str | None,
                    kind: Kind | None, retired: bool | None, cursor: str | None,
                    limit: int) -> tuple[list[SignalSnapshot], str | None]:
-    get_source(session, actor, source_id)
-    stmt = select(SignalSnapshot).where(SignalSnapshot.source_id == source_id)
+    """The snapshots of the sources the actor reads (of their works: the works it reads)."""
+    stmt = select(SignalSnapshot).where(
+        SignalSnapshot.source_id.in_(readable_sources(select(Source.id), actor)),
+        SignalSnapshot.asset_id.is_(None) | SignalSnapshot.asset_id.in_(readable_assets(select(Asset.id), actor)))
+    if source_id:
+        stmt = stmt.where(SignalSnapshot.source_id == source_id)
     if asset_id:
         stmt = stmt.where(SignalSnapshot.asset_id == asset_id)
     if kind:
         stmt = stmt.where(SignalSnapshot.kind == kind.value)
-    rows, next_cursor = paginate(session, filter_retired(stmt, SignalSnapshot, retired),
-                                 SignalSnapshot.id, cursor, limit)
-    # A work of another holder in a readable source: its snapshots are not the reader's.
-    readable = readable_asset_ids(session, actor, {r.asset_id for r in rows if r.asset_id})
-    return [r for r in rows if r.asset_id is None or r.asset_id in readable], next_cursor
+    return paginate(session, filter_retired(stmt, SignalSnapshot, retired), SignalSnapshot.id, cursor, limit)
 
 
 @retry_on_concurrent_change
