@@ -166,7 +166,7 @@ def test_malformed_evidence_is_refused(curator: Api, admin: Api, body: dict, sta
     assert words in response.json()["detail"]
 
 
-def test_roles_scope_and_audit(admin: Api, curator: Api, auditor: Api) -> None:
+def test_roles_scope_and_audit(admin: Api, curator: Api, auditor: Api, cli) -> None:  # type: ignore[no-untyped-def]
     films = _library(admin)
     other = _library(admin, name="Other")
     body = _body("robots_txt", "User-agent: *\nContent-Usage: train-ai=n\n")
@@ -189,3 +189,9 @@ def test_roles_scope_and_audit(admin: Api, curator: Api, auditor: Api) -> None:
     assert (entry["action"], entry["entity_type"]) == ("signal_snapshot.created", "signal_snapshot")
     assert entry["data"]["sha256"] == snap["sha256"] and entry["data"]["term"] == "not_allowed"
     assert entry["data"]["content"] == body["content"]
+    headers = curator.ok("post", f"/v1/sources/{films['id']}/signals", 201, json=_body(
+        "http_headers", [["X-Robots-Tag", "noai"]]))
+    curator.ok("post", f"/v1/signals/{headers['id']}/retire", json={"reason": "another site"})
+    # The log replays to what the database holds, the evidence included.
+    result = cli("verify-log")
+    assert result.exit_code == 0 and "log and database agree" in result.output, result.output
