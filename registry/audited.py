@@ -27,6 +27,7 @@ from registry.optouts.schemas import phash_hex
 from registry.signingkeys.models import SigningKeyRecord
 from registry.sources.models import Source
 from registry.sources.service import holder_ids_of
+from registry.trainingsummary.models import TrainingSummaryStatement
 
 # Record id → what the log adds to the record's columns, for many records at once.
 Extras = Callable[[Session, list[Any]], dict[str, dict[str, Any]]]
@@ -73,4 +74,5 @@ AUDITED: dict[str, AuditedType] = {
     "opt_out": AuditedType(OptOut, lambda session, opt_outs: {
         o.id: {"phash": phash_hex(o.phash)} for o in opt_outs}),
     "claim": AuditedType(Claim, _linked("events", _claim_events)),
+    "training_summary_statement": AuditedType(TrainingSummaryStatement),
 }

@@ -172,7 +172,7 @@ def verify_report_command(
     report: Annotated[Path, typer.Argument(help="A report fetched with format=dsse (JSON)")],
     key: Annotated[Path, typer.Option(help="registry-keys.json from /.well-known, or vkey lines")],
 ) -> None:
-    """Verify a signed report (copyright evidence, clearance, compensation) offline."""
+    """Verify a signed report (copyright evidence, clearance, compensation, training-content summary) offline."""
     from registry.manifests.verify import load_keys
     from registry.reports.signing import ReportInvalid, describe, verify_report
 

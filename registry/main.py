@@ -38,11 +38,12 @@ from registry.portal.pages import STATIC_DIR
 from registry.reports.api import router as reports_router
 from registry.signingkeys.api import router as signing_router
 from registry.sources.api import router as sources_router
+from registry.trainingsummary.api import router as training_summary_router
 
 ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_router,
            evaluation_router, checks_router, check_jobs_router, manifests_router, log_router,
            signing_router, lineage_router, claims_router, exports_router, optouts_router,
-           lookup_router, reports_router]
+           lookup_router, reports_router, training_summary_router]
 
 log = logging.getLogger("registry")
 

@@ -17,3 +17,4 @@ def import_all_models() -> None:
     from registry.portal import models as _portal  # noqa: F401
     from registry.signingkeys import models as _signingkeys  # noqa: F401
     from registry.sources import models as _sources  # noqa: F401
+    from registry.trainingsummary import models as _trainingsummary  # noqa: F401
