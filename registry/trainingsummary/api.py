@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/models/{model_id}/training-summary", tags=["Train
 
 Format = Annotated[SummaryFormat, Query(description="json (default), dsse (signed JSON: verify with "
                                                     "`registry verify-report`), pdf, md (Markdown)")]
-_FORMATS = {200: {"description": "The summary in the requested format",
+_FORMATS: dict[int | str, dict[str, Any]] = {200: {"description": "The summary in the requested format",
                   "content": {ENVELOPE_MEDIA_TYPE: {}, "application/pdf": {}, "text/markdown": {}}}}
 _MEDIA = {SummaryFormat.dsse: ENVELOPE_MEDIA_TYPE, SummaryFormat.pdf: "application/pdf",
           SummaryFormat.md: "text/markdown; charset=utf-8"}

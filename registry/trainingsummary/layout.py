@@ -63,7 +63,8 @@ def blocks(s: TrainingContentSummary) -> list[Block]:
         Fields([("Versioned model name", f"{g.model.name} {g.model.version} ({g.model.id})"),
                 ("Trained by", g.model.owner),
                 ("Date of placement on the EU market", _or_none(g.model.placed_on_market)),
-                ("Training period", f"{g.model.trained_from or 'not recorded'} to {g.model.trained_until}")]),
+                ("Training period", f"{g.model.trained_from} to {g.model.trained_until}" if g.model.trained_from
+                 else f"until {g.model.trained_until}")]),
         Heading(3, "1.3 Modalities, overall training data size and other characteristics"),
         TableBlock(["Modality", "Used", "Assets", "Size", "Size range (template)"], [
             [m.modality.value, "yes" if m.used else "no", str(m.assets),

@@ -18,7 +18,9 @@ _STYLES = getSampleStyleSheet()
 _CELL = ParagraphStyle("summary-cell", fontName="Helvetica", fontSize=7, leading=8.5, wordWrap="CJK")
 _LABEL = ParagraphStyle("summary-label", parent=_CELL, fontName="Helvetica-Bold")
 _WIDTH = 180 * mm
-_HEADINGS = {1: "Title", 2: "Heading2", 3: "Heading3"}
+# Headings stay with what follows them (none left alone at the foot of a page).
+_HEADINGS = {level: ParagraphStyle(f"summary-h{level}", parent=_STYLES[name], keepWithNext=1)
+             for level, name in ((1, "Title"), (2, "Heading2"), (3, "Heading3"))}
 _GRID = TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")])
 _HEADER = TableStyle([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8"))])
 _LABELS = TableStyle([("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef2f8"))])
@@ -30,7 +32,7 @@ def _cell(text: str, style: ParagraphStyle = _CELL) -> Paragraph:
 
 def _flowables(block: object) -> list[Flowable]:
     if isinstance(block, Heading):
-        return [Paragraph(escape(block.text), _STYLES[_HEADINGS[block.level]])]
+        return [Paragraph(escape(block.text), _HEADINGS[block.level])]
     if isinstance(block, Fields):  # the template's boxes: label left, answer right
         table = Table([[_cell(label, _LABEL), _cell(value)] for label, value in block.rows],
                       colWidths=[55 * mm, _WIDTH - 55 * mm])

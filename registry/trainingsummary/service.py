@@ -238,12 +238,13 @@ def summary(session: Session, model_id: str) -> TrainingContentSummary:
     def entry(s: Source) -> SourceEntry:
         t = totals.get(s.id, _Totals())
         return SourceEntry(
-            source_id=s.id, name=s.name, version=s.version, category=s.category, uri=s.uri,
+            source_id=s.id, name=s.name, version=s.version, category=SourceCategory(s.category), uri=s.uri,
             manifest_id=links[s.id].manifest_id, manifest_sha256=links[s.id].manifest_sha256,
             acquired_on=s.acquired_on, holders=[names[h] for h in holder_ids.get(s.id, []) if h in names],
             licences=licences[s.id], assets=t.assets, bytes=t.bytes,
             modalities=sorted((m for m, (n, _) in t.by_modality.items() if n), key=list(Modality).index),
-            crawler=s.crawler, collection_period=s.collection_period)
+            crawler=Crawler.model_validate(s.crawler) if s.crawler else None,
+            collection_period=CollectionPeriod.model_validate(s.collection_period) if s.collection_period else None)
 
     grouped: dict[SourceCategory, list[Source]] = defaultdict(list)
     for s in sources.values():
