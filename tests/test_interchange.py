@@ -175,3 +175,22 @@ def test_documents_are_scoped_as_what_they_describe(admin: Api, world: dict) -> 
         response = admin.get(path)
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_cli_writes_the_same_documents(admin: Api, world: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base = "https://registry.example"
+    out = tmp_path / "films.json"
+    result = cli("export", "croissant", world["films"]["id"], "--base-url", base, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    mlc.Dataset(jsonld=document)
+    assert document["sameAs"] == f"{base}/v1/sources/{world['films']['id']}"
+    result = cli("export", "spdx", world["model"]["id"], "--base-url", base, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert len([o for o in _spdx_objects(json.loads(out.read_text()))
+                if isinstance(o, spdx.dataset_DatasetPackage)]) == 2
+    card = tmp_path / "README.md"
+    result = cli("export", "dataset-card", world["stills"]["id"], "--base-url", base, "--out", str(card))
+    assert result.exit_code == 0 and _front_matter(card.read_text())["license"] == "other"
+    result = cli("export", "spdx", "mdl_missing", "--base-url", base, "--out", str(out))
+    assert result.exit_code == 2 and "does not exist" in result.output
