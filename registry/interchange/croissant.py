@@ -78,7 +78,8 @@ _COLLECTION_TYPE = {
     "internal": "Others",
 }
 
-# The schema.org data type of a record's content, by the media type's top-level type.
+# The schema.org data type of a record's content, by the media type's top-level type (the
+# Croissant data types; files of any other kind get no record set).
 _CONTENT_TYPE = {"image": "sc:ImageObject", "video": "sc:VideoObject", "audio": "sc:AudioObject"}
 
 
@@ -150,7 +151,7 @@ def _manifest_object(facts: SourceFacts, links: Links) -> dict[str, Any]:
 
 def _record_set(group: FileGroup) -> dict[str, Any]:
     record_id = f"records/{group.media_type}/{group.licence.identifier}"
-    content_type = _CONTENT_TYPE.get(group.media_type.split("/")[0], "sc:MediaObject")
+    content_type = _CONTENT_TYPE[group.media_type.split("/")[0]]
     return {"@type": "cr:RecordSet", "@id": record_id, "name": _file_set_id(group),
             "field": [{"@type": "cr:Field", "@id": f"{record_id}/content", "name": "content",
                        "dataType": content_type,
@@ -178,7 +179,8 @@ def croissant(facts: SourceFacts, links: Links) -> dict[str, Any]:
         "rai:dataCollection": _collection(facts),
         "rai:dataCollectionType": [_COLLECTION_TYPE.get(source.acquisition_method, "Others")],
         "distribution": [],
-        "recordSet": [_record_set(g) for g in facts.groups],
+        "recordSet": [_record_set(g) for g in facts.groups
+                      if g.media_type.split("/")[0] in _CONTENT_TYPE],
     }
     if source.acquired_on:
         document["rai:dataCollectionTimeframe"] = [source.acquired_on.isoformat()]
