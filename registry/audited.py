@@ -5,7 +5,7 @@ and the exports know every type whatever modules a process happened to import).
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, SQLModel
@@ -26,6 +26,7 @@ from registry.optouts.models import OptOut
 from registry.optouts.schemas import phash_hex
 from registry.signingkeys.models import SigningKeyRecord
 from registry.sources.models import Source
+from registry.sources.schemas import DEFAULT_CATEGORY, AcquisitionMethod
 from registry.sources.service import holder_ids_of
 from registry.trainingsummary.models import TrainingSummaryStatement
 
@@ -41,6 +42,9 @@ class AuditedType:
     extras: Extras | None = None
     # Bookkeeping columns rewritten without a log entry (a job's lease and progress).
     unlogged: frozenset[str] = frozenset()
+    # Columns added after records of this type were logged: from an entry written before
+    # them, the value the migration gave the record (so a replay still pins it down).
+    added: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
 
 
 def _linked(name: str, links_of: Callable[[Session, list[str]], Mapping[str, list[Any]]]) -> Extras:
@@ -61,7 +65,10 @@ AUDITED: dict[str, AuditedType] = {
     "api_key": AuditedType(ApiKey),
     "signing_key": AuditedType(SigningKeyRecord),
     "licence": AuditedType(Licence),
-    "source": AuditedType(Source, _linked("holder_ids", holder_ids_of)),
+    "source": AuditedType(Source, _linked("holder_ids", holder_ids_of), added={
+        # migration 2026_12_06_training_summary
+        "category": lambda logged: DEFAULT_CATEGORY[AcquisitionMethod(logged["acquisition_method"])].value,
+        "crawler": lambda logged: None, "collection_period": lambda logged: None}),
     "asset": AuditedType(Asset),
     "manifest": AuditedType(Manifest),
     "check": AuditedType(Check),
