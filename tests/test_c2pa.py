@@ -86,6 +86,19 @@ def test_a_signed_file_forbidding_training_is_imported_and_denies_evaluation(
     assert _evaluate(admin, stills["id"])["verdict"] == "conditional"  # CC BY: attribution only
 
 
+def test_the_signer_of_another_holders_work_is_not_named_to_a_rights_holder(
+        admin: Api, tmp_path: Path, chain: SigningChain) -> None:
+    studio, artist = holder(admin, "Studio"), holder(admin, "Artist")
+    films = source(admin, [studio["id"]], builtin_licence(admin, "CC-BY-4.0")["id"], name="Films")
+    work = upload(admin, films["id"], _signed(tmp_path, chain, FORBIDS_TRAINING),
+                  holder_id=artist["id"])
+    for holder_id, named in ((studio["id"], False), (artist["id"], True)):
+        reader = admin.make_key("rights_holder", holder_id)
+        [reason] = _evaluate(reader, films["id"])["reasons"]
+        assert (reason["code"], reason["asset_id"]) == ("c2pa_training_not_allowed", work["id"])
+        assert ("Test Signer" in reason["message"]) is named
+
+
 @pytest.mark.parametrize("trusted_root", [True])
 def test_a_signer_chaining_to_a_configured_anchor_is_trusted(admin: Api, tmp_path: Path,
                                                              chain: SigningChain) -> None:
