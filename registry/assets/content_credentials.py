@@ -73,17 +73,15 @@ def read_content_credentials(path: Path, media_type: str,
     """What the file's embedded C2PA manifest store says; never raises for what the file holds."""
     if media_type not in _supported_media_types():
         return ContentCredentials()  # a format that cannot carry a manifest the SDK reads
-    try:
-        with c2pa.Context.from_dict(offline_settings(trust_anchor_pem)) as context, \
-                path.open("rb") as stream, \
-                c2pa.Reader(media_type, stream, context=context) as reader:
-            store = json.loads(reader.json())
-    except c2pa.C2paError.ManifestNotFound:
-        return ContentCredentials()
-    except c2pa.C2paError.NotSupported:
-        return ContentCredentials()
-    except c2pa.C2paError as exc:  # corrupt manifest data, or a remote-only manifest
-        return ContentCredentials(state=INVALID, detail=_clip(_sdk_message(exc)))
+    # Made outside the try: settings the SDK refuses are the deployment's error, not the file's.
+    with c2pa.Context.from_dict(offline_settings(trust_anchor_pem)) as context:
+        try:
+            with path.open("rb") as stream, c2pa.Reader(media_type, stream, context=context) as reader:
+                store = json.loads(reader.json())
+        except (c2pa.C2paError.ManifestNotFound, c2pa.C2paError.NotSupported):
+            return ContentCredentials()
+        except c2pa.C2paError as exc:  # corrupt manifest data, or a remote-only manifest
+            return ContentCredentials(state=INVALID, detail=_clip(_sdk_message(exc)))
     return _from_store(store)
 
 
