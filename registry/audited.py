@@ -69,7 +69,11 @@ AUDITED: dict[str, AuditedType] = {
         # migration 2026_12_06_training_summary
         "category": lambda logged: DEFAULT_CATEGORY[AcquisitionMethod(logged["acquisition_method"])].value,
         "crawler": lambda logged: None, "collection_period": lambda logged: None}),
-    "asset": AuditedType(Asset),
+    "asset": AuditedType(Asset, added={  # migration 2026_12_06_asset_c2pa: never read before it
+        name: (lambda logged: False) if name == "c2pa_trusted" else (lambda logged: None)
+        for name in ("c2pa_state", "c2pa_trusted", "c2pa_manifest_label", "c2pa_claim_generator",
+                     "c2pa_signer_issuer", "c2pa_signer_name", "c2pa_terms", "c2pa_ai_training",
+                     "c2pa_detail")}),
     "manifest": AuditedType(Manifest),
     "check": AuditedType(Check),
     # Heartbeats rewrite the lease and progress many times a run: bookkeeping, not history;

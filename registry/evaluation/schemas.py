@@ -33,7 +33,8 @@ class Reason(BaseModel):
     message: str
     licence_id: str | None = None
     opt_out_id: str | None = Field(default=None, description="For opted_out: the opt-out")
-    asset_id: str | None = Field(default=None, description="For opted_out: the opted-out work")
+    asset_id: str | None = Field(default=None, description="For opted_out: the opted-out work; for "
+                                 "c2pa_training_*: the work whose C2PA manifest says so")
 
 
 class Obligation(BaseModel):
