@@ -55,6 +55,10 @@ def _linked(name: str, links_of: Callable[[Session, list[str]], Mapping[str, lis
     return extras
 
 
+def _constant(value: Any) -> Callable[[dict[str, Any]], Any]:
+    return lambda logged: value
+
+
 def _claim_events(session: Session, claim_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     return {claim_id: [snapshot(e) for e in events]
             for claim_id, events in events_by_claim(session, claim_ids).items()}
@@ -68,12 +72,12 @@ AUDITED: dict[str, AuditedType] = {
     "source": AuditedType(Source, _linked("holder_ids", holder_ids_of), added={
         # migration 2026_12_06_training_summary
         "category": lambda logged: DEFAULT_CATEGORY[AcquisitionMethod(logged["acquisition_method"])].value,
-        "crawler": lambda logged: None, "collection_period": lambda logged: None}),
+        "crawler": _constant(None), "collection_period": _constant(None)}),
     "asset": AuditedType(Asset, added={  # migration 2026_12_06_asset_c2pa: never read before it
-        name: (lambda logged: False) if name == "c2pa_trusted" else (lambda logged: None)
-        for name in ("c2pa_state", "c2pa_trusted", "c2pa_manifest_label", "c2pa_claim_generator",
-                     "c2pa_signer_issuer", "c2pa_signer_name", "c2pa_terms", "c2pa_ai_training",
-                     "c2pa_detail")}),
+        "c2pa_trusted": _constant(False),
+        **{name: _constant(None) for name in (
+            "c2pa_state", "c2pa_manifest_label", "c2pa_claim_generator", "c2pa_signer_issuer",
+            "c2pa_signer_name", "c2pa_terms", "c2pa_ai_training", "c2pa_detail")}}),
     "manifest": AuditedType(Manifest),
     "check": AuditedType(Check),
     # Heartbeats rewrite the lease and progress many times a run: bookkeeping, not history;
