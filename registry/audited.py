@@ -5,7 +5,7 @@ and the exports know every type whatever modules a process happened to import).
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, SQLModel
@@ -27,7 +27,9 @@ from registry.optouts.schemas import phash_hex
 from registry.signals.models import SignalSnapshot
 from registry.signingkeys.models import SigningKeyRecord
 from registry.sources.models import Source
+from registry.sources.schemas import DEFAULT_CATEGORY, AcquisitionMethod
 from registry.sources.service import holder_ids_of
+from registry.trainingsummary.models import TrainingSummaryStatement
 
 # Record id → what the log adds to the record's columns, for many records at once.
 Extras = Callable[[Session, list[Any]], dict[str, dict[str, Any]]]
@@ -41,6 +43,9 @@ class AuditedType:
     extras: Extras | None = None
     # Bookkeeping columns rewritten without a log entry (a job's lease and progress).
     unlogged: frozenset[str] = frozenset()
+    # Columns added after records of this type were logged: from an entry written before
+    # them, the value the migration gave the record (so a replay still pins it down).
+    added: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
 
 
 def _linked(name: str, links_of: Callable[[Session, list[str]], Mapping[str, list[Any]]]) -> Extras:
@@ -49,6 +54,10 @@ def _linked(name: str, links_of: Callable[[Session, list[str]], Mapping[str, lis
         links = links_of(session, [record.id for record in records])
         return {record.id: {name: links.get(record.id, [])} for record in records}
     return extras
+
+
+def _constant(value: Any) -> Callable[[dict[str, Any]], Any]:
+    return lambda logged: value
 
 
 def _claim_events(session: Session, claim_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -61,8 +70,15 @@ AUDITED: dict[str, AuditedType] = {
     "api_key": AuditedType(ApiKey),
     "signing_key": AuditedType(SigningKeyRecord),
     "licence": AuditedType(Licence),
-    "source": AuditedType(Source, _linked("holder_ids", holder_ids_of)),
-    "asset": AuditedType(Asset),
+    "source": AuditedType(Source, _linked("holder_ids", holder_ids_of), added={
+        # migration 2026_12_06_training_summary
+        "category": lambda logged: DEFAULT_CATEGORY[AcquisitionMethod(logged["acquisition_method"])].value,
+        "crawler": _constant(None), "collection_period": _constant(None)}),
+    "asset": AuditedType(Asset, added={  # migration 2026_12_06_asset_c2pa: never read before it
+        "c2pa_trusted": _constant(False),
+        **{name: _constant(None) for name in (
+            "c2pa_state", "c2pa_manifest_label", "c2pa_claim_generator", "c2pa_signer_issuer",
+            "c2pa_signer_name", "c2pa_terms", "c2pa_ai_training", "c2pa_detail")}}),
     "manifest": AuditedType(Manifest),
     "check": AuditedType(Check),
     # Heartbeats rewrite the lease and progress many times a run: bookkeeping, not history;
@@ -74,5 +90,6 @@ AUDITED: dict[str, AuditedType] = {
     "opt_out": AuditedType(OptOut, lambda session, opt_outs: {
         o.id: {"phash": phash_hex(o.phash)} for o in opt_outs}),
     "claim": AuditedType(Claim, _linked("events", _claim_events)),
+    "training_summary_statement": AuditedType(TrainingSummaryStatement),
     "signal_snapshot": AuditedType(SignalSnapshot),
 }

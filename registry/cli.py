@@ -172,7 +172,7 @@ def verify_report_command(
     report: Annotated[Path, typer.Argument(help="A report fetched with format=dsse (JSON)")],
     key: Annotated[Path, typer.Option(help="registry-keys.json from /.well-known, or vkey lines")],
 ) -> None:
-    """Verify a signed report (copyright evidence, clearance, compensation) offline."""
+    """Verify a signed report (copyright evidence, clearance, compensation, training-content summary) offline."""
     from registry.manifests.verify import load_keys
     from registry.reports.signing import ReportInvalid, describe, verify_report
 
@@ -271,6 +271,42 @@ def export_audit(
     except RegistryError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from None
+
+
+def _interchange(kind: str, record_id: str, base_url: str, out: Path) -> None:
+    from registry.core.errors import RegistryError
+    from registry.interchange.cli import export_document
+
+    try:
+        typer.echo(export_document(Settings(), kind, record_id, base_url, out))
+    except RegistryError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+
+
+_BASE_URL = typer.Option(help="The URL the registry is served at (documents link to it)")
+_OUT = typer.Option(help="File to write", dir_okay=False, resolve_path=True)
+
+
+@export_app.command("croissant")
+def export_croissant(source_id: str, base_url: Annotated[str, _BASE_URL],
+                     out: Annotated[Path, _OUT]) -> None:
+    """A source version as Croissant 1.1 JSON-LD (as GET /v1/sources/{id}/croissant)."""
+    _interchange("croissant", source_id, base_url, out)
+
+
+@export_app.command("dataset-card")
+def export_dataset_card(source_id: str, base_url: Annotated[str, _BASE_URL],
+                        out: Annotated[Path, _OUT]) -> None:
+    """A source version as a Hugging Face dataset card (as GET /v1/sources/{id}/dataset-card)."""
+    _interchange("dataset-card", source_id, base_url, out)
+
+
+@export_app.command("spdx")
+def export_spdx(model_id: str, base_url: Annotated[str, _BASE_URL],
+                out: Annotated[Path, _OUT]) -> None:
+    """A model as SPDX 3.0.1 JSON-LD (as GET /v1/models/{id}/spdx)."""
+    _interchange("spdx", model_id, base_url, out)
 
 
 @app.command("worker")

@@ -28,6 +28,7 @@ from registry.evaluation.api import router as evaluation_router
 from registry.exports.api import router as exports_router
 from registry.fingerprints.live import LiveIndex
 from registry.holders.api import router as holders_router
+from registry.interchange.api import router as interchange_router
 from registry.licences.api import router as licences_router
 from registry.lineage.api import router as lineage_router
 from registry.lookup.api import router as lookup_router
@@ -39,11 +40,13 @@ from registry.reports.api import router as reports_router
 from registry.signals.api import router as signals_router
 from registry.signingkeys.api import router as signing_router
 from registry.sources.api import router as sources_router
+from registry.trainingsummary.api import router as training_summary_router
 
 ROUTERS = [keys_router, holders_router, licences_router, sources_router, assets_router,
            evaluation_router, checks_router, check_jobs_router, manifests_router, log_router,
            signing_router, lineage_router, claims_router, exports_router, optouts_router,
-           lookup_router, reports_router, signals_router]
+           lookup_router, reports_router, training_summary_router, interchange_router,
+           signals_router]
 
 log = logging.getLogger("registry")
 

@@ -18,3 +18,4 @@ def import_all_models() -> None:
     from registry.signals import models as _signals  # noqa: F401
     from registry.signingkeys import models as _signingkeys  # noqa: F401
     from registry.sources import models as _sources  # noqa: F401
+    from registry.trainingsummary import models as _trainingsummary  # noqa: F401

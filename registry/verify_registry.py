@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from registry.audited import AUDITED
+from registry.audited import AUDITED, AuditedType
 from registry.auditlog import merkle
 from registry.auditlog.checkpoint import NoteError, verify_checkpoint
 from registry.auditlog.models import LogCheckpoint, LogEntry, LogHead, LogNode
@@ -156,10 +156,10 @@ def _check_records(session: Session, latest: dict[tuple[str, str], tuple[int, di
                                            entity=f"{entity_type} {record_id}"))
                 continue
             idx, data = logged
-            changed = sorted(k for k in set(current) | set(data or {})
-                             if current.get(k) != (data or {}).get(k))
+            data = _with_added_columns(spec, data or {})
+            changed = sorted(k for k in set(current) | set(data) if current.get(k) != data.get(k))
             if changed:
-                detail = "; ".join(f"{k}: log {(data or {}).get(k)!r}, database {current.get(k)!r}"
+                detail = "; ".join(f"{k}: log {data.get(k)!r}, database {current.get(k)!r}"
                                    for k in changed[:5])
                 problems.append(Divergence("replay", f"differs from its last log entry: {detail}",
                                            idx=idx, entity=f"{entity_type} {record_id}"))
@@ -167,6 +167,13 @@ def _check_records(session: Session, latest: dict[tuple[str, str], tuple[int, di
             if logged_type == entity_type and logged_id not in seen:
                 problems.append(Divergence("replay", "logged record is missing from the database",
                                            idx=idx, entity=f"{entity_type} {logged_id}"))
+
+
+def _with_added_columns(spec: AuditedType, data: dict) -> dict:
+    """A record as its entry pins it: columns added after the entry was written hold what
+    the migration that added them gave the record."""
+    missing = {name: value_of(data) for name, value_of in spec.added.items() if name not in data}
+    return data | missing if missing else data
 
 
 def _check_manifests(session: Session, settings: Settings, problems: list[Divergence]) -> None:

@@ -36,7 +36,9 @@ def main() -> None:
                 '"verdict":"conditional"', '"kind":"attribution"', "OK: manifest of Blender open movies",
                 "is in the manifest", "OK: the log of", '"verdict":"copy"', '"speed":1.25',
                 '"mirrored":true', '"channel":"local_features"', '"name":"DreamFrames"', '"status":"under_review"',
-                '"verdict":"blocked"', "OK: signed by the registry: clearance", "10000.00,EUR"]
+                '"verdict":"blocked"', "OK: signed by the registry: clearance", "10000.00,EUR",
+                '"report":"training_content_summary"', '"size_bin":"less than 1 million images"',
+                "OK: signed by the registry: training-content summary of model"]
     missing = [e for e in expected if e not in out]
     # The copy starts 0.4 s into the film; the offset may land on a neighbouring sampled frame.
     offsets = [float(x) for x in re.findall(r'"offset_s":(-?[0-9.]+)', out)]

@@ -1,3 +1,5 @@
+from typing import Any
+
 import sqlalchemy as sa
 from sqlmodel import Field
 
@@ -23,3 +25,28 @@ class Asset(Timestamps, Retirable, Versioned, table=True):
                                   index=True)
     licence_id: str | None = Field(default=None, foreign_key="licence.id", max_length=40,
                                    index=True)
+    # Content Credentials read at ingest (assets/content_credentials.py). State None: the asset
+    # was registered before the registry read them; otherwise none | valid | invalid.
+    c2pa_state: str | None = Field(default=None, max_length=10)
+    c2pa_trusted: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    c2pa_manifest_label: str | None = Field(default=None, max_length=2000)
+    c2pa_claim_generator: str | None = Field(default=None, max_length=2000)
+    c2pa_signer_issuer: str | None = Field(default=None, max_length=2000)
+    c2pa_signer_name: str | None = Field(default=None, max_length=2000)
+    # [{entry, use, constraint_info}] from the training-mining assertions of a valid manifest
+    c2pa_terms: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    # The AI-training term derived from them: allowed | not_allowed | constrained
+    c2pa_ai_training: str | None = Field(default=None, max_length=20, index=True)
+    c2pa_detail: str | None = Field(default=None, max_length=2000)
+
+    @property
+    def c2pa(self) -> dict[str, Any] | None:
+        """The asset's Content Credentials as AssetRead shows them."""
+        if self.c2pa_state is None:
+            return None
+        return {"state": self.c2pa_state, "trusted": self.c2pa_trusted,
+                "manifest_label": self.c2pa_manifest_label,
+                "claim_generator": self.c2pa_claim_generator,
+                "signer_issuer": self.c2pa_signer_issuer, "signer_name": self.c2pa_signer_name,
+                "ai_training": self.c2pa_ai_training, "training_terms": self.c2pa_terms or [],
+                "detail": self.c2pa_detail}

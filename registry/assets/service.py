@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, or_, select
 
 from registry.access import holder_assets, readable_assets
+from registry.assets.content_credentials import ContentCredentials, read_content_credentials
 from registry.assets.errors import DuplicateAsset
 from registry.assets.media import MediaInfo, probe
 from registry.assets.models import Asset
@@ -73,8 +74,9 @@ def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, setti
         info = probe(staged, max_pixels=settings.max_image_pixels,
                      max_clip_seconds=settings.max_clip_seconds)
         fingerprints = fingerprint_staged(staged, info, settings)
+        credentials = read_content_credentials(staged, info.media_type, settings.c2pa_trust_anchor_pem)
         created_blob = blobs.put(staged, sha256)
-    asset = _new_asset(source_id, sha256, size, info, holder_id, licence_id, original_uri)
+    asset = _new_asset(source_id, sha256, size, info, holder_id, licence_id, original_uri, credentials)
     try:
         session.add(asset)
         session.add(fingerprints.record(asset.id))
@@ -93,11 +95,13 @@ def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, setti
 
 
 def _new_asset(source_id: str, sha256: str, size: int, info: MediaInfo, holder_id: str | None,
-               licence_id: str | None, original_uri: str | None) -> Asset:
+               licence_id: str | None, original_uri: str | None,
+               credentials: ContentCredentials) -> Asset:
     return Asset(id=new_id("ast"), source_id=source_id, sha256=sha256, media_type=info.media_type,
                  byte_size=size, width=info.width, height=info.height,
                  duration_s=info.duration_s, frame_count=info.frame_count,
-                 original_uri=original_uri, holder_id=holder_id, licence_id=licence_id)
+                 original_uri=original_uri, holder_id=holder_id, licence_id=licence_id,
+                 **credentials.columns())
 
 
 def get_asset(session: Session, actor: Actor, asset_id: str) -> Asset:

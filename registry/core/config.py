@@ -4,7 +4,8 @@ from enum import Enum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from cryptography import x509
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     key_passphrase: SecretStr | None = None
     # Names the log in its checkpoints (C2SP tlog-checkpoint origin) and names its keys.
     log_origin: str = "provenance-registry.local/log"
+    # A PEM file of the certificate authorities whose C2PA signers the registry trusts. None:
+    # no signer is trusted (a manifest can still be valid: intact and correctly signed).
+    c2pa_trust_anchors: Path | None = None
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
@@ -62,6 +66,29 @@ class Settings(BaseSettings):
             if problems:
                 raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
+
+    @field_validator("c2pa_trust_anchors")
+    @classmethod
+    def _anchors_are_certificates(cls, path: Path | None) -> Path | None:
+        """Refused at start-up rather than at the first upload: a typo would otherwise
+        leave every signer untrusted without a word."""
+        if path is None:
+            return None
+        try:
+            x509.load_pem_x509_certificates(path.read_bytes())
+        except OSError as exc:
+            raise ValueError(f"REGISTRY_C2PA_TRUST_ANCHORS: cannot read {path}: {exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"REGISTRY_C2PA_TRUST_ANCHORS: {path} is not a PEM certificate "
+                             f"bundle: {exc}") from None
+        return path
+
+    @cached_property
+    def c2pa_trust_anchor_pem(self) -> str | None:
+        """The trust anchors' PEM text, read once (checked when the settings are made)."""
+        if self.c2pa_trust_anchors is None:
+            return None
+        return self.c2pa_trust_anchors.read_text()
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -34,7 +34,8 @@ class Reason(BaseModel):
     licence_id: str | None = None
     opt_out_id: str | None = Field(default=None, description="For opted_out: the opt-out")
     asset_id: str | None = Field(default=None, description="For opted_out: the opted-out work; for "
-                                                            "tdm_reservation and tdm_constrained: the work observed")
+                                 "tdm_reservation and tdm_constrained: the work observed (if one work was); for "
+                                 "c2pa_training_*: the work whose C2PA manifest says so")
     signal_id: str | None = Field(default=None, description="For tdm_reservation and tdm_constrained: the "
                                                              "signal snapshot")
 

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from registry.assets.models import Asset
 from registry.auth.actor import Actor
+from registry.evaluation.c2pa_terms import c2pa_terms
 from registry.evaluation.schemas import (
     EvaluationRequest,
     EvaluationResult,
@@ -105,9 +106,10 @@ def evaluate_sources(session: Session, sources: list[Source], use: Use, on: date
                      reader: Actor | None = None
                      ) -> dict[str, SourceEvaluation]:
     """Each source judged under its own licence and its live assets' other licences, with
-    its works' opt-outs; a fixed number of queries however many sources there are.
-    ``live``: also match opted-out works against registered clips' frames; ``reader``: who
-    reads the answer (another holder's opt-out is not named to a rights holder)."""
+    its works' opt-outs and the training terms of their C2PA manifests; a fixed number of
+    queries however many sources there are. ``live``: also match opted-out works against
+    registered clips' frames; ``reader``: who reads the answer (another holder's opt-out is
+    not named to a rights holder)."""
     ids = [s.id for s in sources]
     asset_licences: dict[str, set[str]] = defaultdict(set)
     for source_id, licence_id in session.exec(
@@ -122,13 +124,16 @@ def evaluate_sources(session: Session, sources: list[Source], use: Use, on: date
         RightsHolder.id.in_({h for hs in holder_ids.values() for h in hs}))).all()}
     # Every use trains on the material, so a work reserved against training denies them all.
     opted_out = opt_out_reasons(session, ids, on, live, reader)
-    # What crawlers observed: a reservation, or a limit no licence here answers.
+    # ... and so does a work whose own Content Credentials forbid it, or what crawlers
+    # observed: a reservation, or a limit no licence here answers.
+    c2pa_reasons, c2pa_obligations = c2pa_terms(session, sources, licences, reader)
     signalled = signal_reasons(session, sources, on, licences, reader)
     result = {}
     for source in sources:
         names = [holders[h] for h in holder_ids.get(source.id, []) if h in holders]
-        reasons = _source_signals(source, use) + opted_out.get(source.id, []) + signalled.get(source.id, [])
-        obligations: list[Obligation] = []
+        reasons = (_source_signals(source, use) + opted_out.get(source.id, []) + c2pa_reasons[source.id]
+                   + signalled.get(source.id, []))
+        obligations: list[Obligation] = list(c2pa_obligations[source.id])
         source_licences = sorted({source.licence_id} | asset_licences[source.id])
         for licence in (licences[i] for i in source_licences if i in licences):
             reasons += licence_reasons(licence, use, on, territory)

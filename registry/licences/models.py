@@ -29,3 +29,12 @@ class Licence(Timestamps, Retirable, Versioned, table=True):
     fee_flat: Decimal | None = Field(default=None, sa_type=sa.Numeric(18, 2))
     royalty_rate: Decimal | None = Field(default=None, sa_type=sa.Numeric(9, 6))
     currency: str | None = Field(default=None, max_length=3)
+
+
+def grants_training_itself(licence: Licence | None) -> bool:
+    """Whether a live licence says more than a work's own constrained training terms (C2PA,
+    a crawler's observed signal): it allows AI training, or constrains it with a stated
+    constraint. Such terms then count as the licence's obligations, else as not allowed."""
+    return licence is not None and licence.retired_at is None and (
+        licence.ai_training == "allowed"
+        or (licence.ai_training == "constrained" and bool((licence.ai_training_constraint or "").strip())))

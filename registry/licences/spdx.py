@@ -3,7 +3,7 @@
 import re
 from functools import lru_cache
 
-from license_expression import ExpressionError, Licensing, get_spdx_licensing
+from license_expression import ExpressionError, LicenseSymbol, Licensing, get_spdx_licensing
 
 # SPDX spec, annex D: user-defined references are LicenseRef-[idstring].
 _LICENSE_REF = re.compile(r"^LicenseRef-[A-Za-z0-9.\-]+$")
@@ -29,3 +29,15 @@ def normalise_expression(expression: str) -> str:
     if info.normalized_expression:
         return str(info.normalized_expression)
     return expression
+
+
+def listed_licence_id(expression: str) -> str | None:
+    """The SPDX License List id when the expression is exactly one listed licence (not a
+    compound expression, not a LicenseRef-), else None."""
+    try:
+        parsed = _licensing().parse(expression)
+    except (ExpressionError, AttributeError, TypeError, ValueError):
+        return None
+    if isinstance(parsed, LicenseSymbol) and not str(parsed.key).startswith("LicenseRef-"):
+        return str(parsed.key)
+    return None

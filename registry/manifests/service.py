@@ -34,8 +34,10 @@ from registry.unit_of_work import commit_change
 
 ENTITY = "manifest"
 
+# Manifests signed before a field was listed simply lack it: each verifies on its own signed bytes.
 _SOURCE_FIELDS = ("id", "name", "version", "description", "uri", "media_types", "acquired_on",
-                  "acquisition_method", "opt_out_signals", "eidr", "isan", "supersedes_id")
+                  "acquisition_method", "category", "crawler", "collection_period", "opt_out_signals",
+                  "eidr", "isan", "supersedes_id")
 _LICENCE_FIELDS = ("id", "identifier", "name", "url", "commercial_use", "derivatives",
                    "attribution_required", "share_alike", "ai_training", "ai_training_constraint",
                    "territory", "valid_from", "valid_until", "fee_flat", "royalty_rate", "currency")

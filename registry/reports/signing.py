@@ -60,4 +60,8 @@ def describe(document: dict[str, Any]) -> str:
         return (f"compensation statement for model {m.get('id')}, {document.get('period_start')}.."
                 f"{document.get('period_end')}: {document.get('distributed')} of {document.get('pool')} "
                 f"{document.get('currency')} over {document.get('line_count')} line(s)")
+    if kind == "training_content_summary":
+        m = ((document.get("general") or {}).get("model")) or {}
+        return (f"training-content summary of model {m.get('id')} ({m.get('name')} {m.get('version')}), "
+                f"version {document.get('summary_version')}, last update {document.get('last_update')}")
     return kind

@@ -17,7 +17,7 @@ from registry.core.ids import new_id
 from registry.core.models import utcnow
 from registry.core.pagination import paginate
 from registry.evaluation.schemas import Reason
-from registry.licences.models import Licence
+from registry.licences.models import Licence, grants_training_itself
 from registry.signals import mapping, parsing
 from registry.signals.findings import Finding, Kind, MalformedSignal, Term
 from registry.signals.models import SignalSnapshot
@@ -148,13 +148,6 @@ def signal_evidence(session: Session, source_ids: list[str]) -> dict[str, list[S
     return result
 
 
-def _licensed_beyond_signal(licence: Licence | None) -> bool:
-    """A licence that itself grants training (or grants it under stated constraints) answers a
-    reservation that offers terms."""
-    return licence is not None and (licence.ai_training == "allowed" or (
-        licence.ai_training == "constrained" and bool((licence.ai_training_constraint or "").strip())))
-
-
 def signal_reasons(session: Session, sources: list[Source], on: date, licences: dict[str, Licence],
                    reader: Actor | None = None) -> dict[str, list[Reason]]:
     """Denials from the current signal evidence as known on ``on``: a reservation
@@ -169,7 +162,7 @@ def signal_reasons(session: Session, sources: list[Source], on: date, licences: 
              if reader is not None else {s.asset_id for s, _ in current})
     for snapshot, asset_licence in current:
         licence = licences.get(asset_licence or by_id[snapshot.source_id].licence_id)
-        if snapshot.term == Term.constrained.value and _licensed_beyond_signal(licence):
+        if snapshot.term == Term.constrained.value and grants_training_itself(licence):
             continue
         code = "tdm_reservation" if snapshot.term == Term.not_allowed.value else "tdm_constrained"
         verdict = ("reserves AI training" if snapshot.term == Term.not_allowed.value else

@@ -29,6 +29,11 @@ class Source(Timestamps, Retirable, Versioned, table=True):
     supersedes_id: str | None = Field(default=None, foreign_key="source.id", max_length=40)
     acquired_on: date | None = None
     acquisition_method: str = Field(max_length=40)
+    # The training-content summary's section (sources.schemas.SourceCategory); a crawled
+    # source also names its crawler ({name, purpose}) and collection period ({start, end}).
+    category: str = Field(max_length=40)
+    crawler: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    collection_period: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
     opt_out_signals: list[dict[str, Any]] = json_field()
     eidr: str | None = Field(default=None, max_length=64)
     isan: str | None = Field(default=None, max_length=64)

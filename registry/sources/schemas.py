@@ -3,7 +3,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Annotated
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from registry.core import identifiers
 
@@ -19,6 +19,59 @@ class AcquisitionMethod(str, Enum):
     web_crawl = "web_crawl"
     user_contributed = "user_contributed"
     internal = "internal"
+
+
+class SourceCategory(str, Enum):
+    """Where the content came from, in the terms of the AI Office's training-content summary
+    template (sections 2.1 to 2.6)."""
+
+    public_dataset = "public_dataset"
+    licensed_from_rights_holders = "licensed_from_rights_holders"
+    private_third_party = "private_third_party"
+    crawled = "crawled"
+    user_data = "user_data"
+    synthetic = "synthetic"
+    other = "other"
+
+
+# A source's category when its creator does not give one (and the backfill of older sources).
+DEFAULT_CATEGORY = {
+    AcquisitionMethod.web_crawl: SourceCategory.crawled,
+    AcquisitionMethod.user_contributed: SourceCategory.user_data,
+    AcquisitionMethod.licensed: SourceCategory.licensed_from_rights_holders,
+    AcquisitionMethod.purchased: SourceCategory.licensed_from_rights_holders,
+    AcquisitionMethod.commissioned: SourceCategory.licensed_from_rights_holders,
+    AcquisitionMethod.public_domain: SourceCategory.public_dataset,
+    AcquisitionMethod.open_licence: SourceCategory.public_dataset,
+    AcquisitionMethod.internal: SourceCategory.other,
+}
+
+
+class Crawler(BaseModel):
+    """The crawler that collected a crawled source."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="Its user-agent token, e.g. ExampleBot")
+    purpose: str = Field(default="", max_length=2000, description="What it collected content for")
+
+
+class CollectionPeriod(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: date
+    end: date | None = Field(default=None, description="Null while collection goes on")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CollectionPeriod":
+        if self.end is not None and self.end < self.start:
+            raise ValueError("the collection period ends before it starts")
+        return self
+
+
+def check_crawl_fields(category: SourceCategory, crawler: object, period: object) -> str | None:
+    """Why the crawl fields do not fit the category (None when they do)."""
+    if category is not SourceCategory.crawled and (crawler is not None or period is not None):
+        return "crawler and collection_period describe crawled sources only (category 'crawled')"
+    return None
 
 
 class OptOutSignal(str, Enum):
@@ -89,9 +142,24 @@ class SourceCreate(_SourceFields):
     supersedes_id: str | None = Field(default=None, max_length=40)
     acquired_on: date | None = None
     acquisition_method: AcquisitionMethod
+    category: SourceCategory | None = Field(default=None, description="Defaults from acquisition_method "
+                                            "(web_crawl: crawled; licensed, purchased, commissioned: "
+                                            "licensed_from_rights_holders; public_domain, open_licence: "
+                                            "public_dataset; user_contributed: user_data; internal: other)")
+    crawler: Crawler | None = None
+    collection_period: CollectionPeriod | None = None
     opt_out_signals: list[ObservedSignal] = Field(default_factory=list, max_length=50)
     eidr: str | None = Field(default=None, max_length=64)
     isan: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _category(self) -> "SourceCreate":
+        if self.category is None:
+            self.category = DEFAULT_CATEGORY[self.acquisition_method]
+        problem = check_crawl_fields(self.category, self.crawler, self.collection_period)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class SourceUpdate(_SourceFields):
@@ -102,6 +170,9 @@ class SourceUpdate(_SourceFields):
     licence_id: str | None = Field(default=None, max_length=40)
     acquired_on: date | None = None
     acquisition_method: AcquisitionMethod | None = None
+    category: SourceCategory | None = None
+    crawler: Crawler | None = None
+    collection_period: CollectionPeriod | None = None
     opt_out_signals: list[ObservedSignal] | None = Field(default=None, max_length=50)
     eidr: str | None = Field(default=None, max_length=64)
     isan: str | None = Field(default=None, max_length=64)
@@ -119,6 +190,9 @@ class SourceRead(BaseModel):
     supersedes_id: str | None
     acquired_on: date | None
     acquisition_method: AcquisitionMethod
+    category: SourceCategory
+    crawler: Crawler | None
+    collection_period: CollectionPeriod | None
     opt_out_signals: list[ObservedSignal]
     eidr: str | None
     isan: str | None

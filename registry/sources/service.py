@@ -6,14 +6,14 @@ from sqlmodel import Session, func, select
 from registry.access import readable_sources
 from registry.auth.actor import Actor
 from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retry_on_concurrent_change
-from registry.core.errors import Conflict, NotFound
+from registry.core.errors import Conflict, InvalidInput, NotFound
 from registry.core.ids import new_id
 from registry.core.pagination import paginate
 from registry.core.preconditions import ANY_VERSION, Precondition
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.sources.models import Source, SourceHolder
-from registry.sources.schemas import SourceCreate, SourceRead, SourceUpdate
+from registry.sources.schemas import SourceCategory, SourceCreate, SourceRead, SourceUpdate, check_crawl_fields
 from registry.unit_of_work import commit_change, retire
 
 ENTITY = "source"
@@ -73,9 +73,14 @@ def update_source(session: Session, actor: Actor, source_id: str, data: SourceUp
     changes = data.model_dump(mode="json", exclude_unset=True, exclude={"holder_ids"})
     if "acquired_on" in changes:
         changes["acquired_on"] = data.acquired_on
+    if "category" in changes and changes["category"] is None:
+        raise InvalidInput("a source's category cannot be removed, only changed")
     if data.licence_id:
         require_live(session, Licence, data.licence_id, "licence")
     apply_patch(source, changes, precondition)
+    problem = check_crawl_fields(SourceCategory(source.category), source.crawler, source.collection_period)
+    if problem:
+        raise InvalidInput(problem)
     session.add(source)
     if data.holder_ids is not None:
         current = holder_ids_of(session, [source.id]).get(source.id, [])

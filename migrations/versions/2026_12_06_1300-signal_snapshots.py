@@ -1,8 +1,8 @@
 """opt-out signal snapshots: what a crawler observed of a source's signals, and its reading
 
 Revision ID: 2026_12_06_signal_snapshots
-Revises: 2026_12_06_fingerprint_numbers
-Create Date: 2026-12-06 04:00:00
+Revises: 2026_12_06_asset_c2pa
+Create Date: 2026-12-06 13:00:00
 """
 from typing import Sequence, Union
 
@@ -12,7 +12,7 @@ from alembic import op
 import registry.core.models
 
 revision: str = '2026_12_06_signal_snapshots'
-down_revision: Union[str, None] = '2026_12_06_fingerprint_numbers'
+down_revision: Union[str, None] = '2026_12_06_asset_c2pa'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
