@@ -234,6 +234,9 @@ class Api:
     def patch(self, path: str, **kw: Any) -> Any:
         return self.client.patch(path, headers=self.headers, **kw)
 
+    def put(self, path: str, **kw: Any) -> Any:
+        return self.client.put(path, headers=self.headers, **kw)
+
     def ok(self, method: str, path: str, status: int = 200, **kw: Any) -> Any:
         response = getattr(self, method)(path, **kw)
         assert response.status_code == status, (response.status_code, response.text)

@@ -66,6 +66,8 @@ ROLE_FORBIDDEN_GETS = {
     "/v1/generations/{generation_id}", "/v1/generations/{generation_id}/lineage",
     "/v1/keys", "/v1/log/entries", "/v1/log/entries/{idx}", "/v1/exports/audit",
     "/v1/reports/clearance",
+    # names every training source, another holder's too
+    "/v1/models/{model_id}/training-summary",
 }
 # Reads a rights holder may make that are POSTs (their bodies are below).
 READ_POSTS = {"/v1/evaluations", "/v1/lookups", "/v1/lookups/fingerprints"}
@@ -130,6 +132,9 @@ def build_world(admin: Api) -> World:
         "training_sources": [{"source_id": ann_src["id"], "weight": "0.5"},
                              {"source_id": bob_src["id"], "weight": "0.3"},
                              {"source_id": mirror["id"], "weight": "0.2"}]})
+    admin.ok("put", f"/v1/models/{model['id']}/training-summary/statement", 201, json={
+        "summary_version": "1", "provider_name": "Studio X", "provider_contact": "legal@studio.example",
+        "modalities": ["image", "video"]})
     bob_model = admin.ok("post", "/v1/models", 201, json={
         "name": "Dreamreel", "version": "2", "owner": "Studio X", "trained_until": "2026-10-01",
         "training_sources": [{"source_id": bob_src["id"], "weight": "1"}]})

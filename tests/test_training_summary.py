@@ -109,7 +109,7 @@ def test_statement_is_versioned_and_audited(admin: Api, curator: Api, auditor: A
 def test_summary_computed_from_the_pinned_sources(admin: Api, trained: dict) -> None:
     model_id = trained["model"]["id"]
     assert admin.get(f"/v1/models/{model_id}/training-summary").status_code == 409  # no statement yet
-    admin.client.put(f"/v1/models/{model_id}/training-summary/statement", json=STATEMENT, headers=admin.headers)
+    admin.put(f"/v1/models/{model_id}/training-summary/statement", json=STATEMENT)
     # Added after the manifests were signed: not in the versions the model was trained on.
     upload(admin, trained["public"]["id"], media.image("coffee.png"))
     summary = admin.ok("get", f"/v1/models/{model_id}/training-summary")
@@ -161,7 +161,7 @@ def test_summary_cites_registry_opt_outs_and_sme_domain_rule(admin: Api, trained
 
 def test_summary_cites_recorded_signal_snapshots(admin: Api, trained: dict) -> None:
     model_id = trained["model"]["id"]
-    admin.client.put(f"/v1/models/{model_id}/training-summary/statement", json=STATEMENT, headers=admin.headers)
+    admin.put(f"/v1/models/{model_id}/training-summary/statement", json=STATEMENT)
     crawl = trained["crawl"]["id"]
     snapshot = admin.ok("post", f"/v1/sources/{crawl}/signals", 201, json={
         "kind": "http_headers", "url": "https://films.example/moon.png", "observed_at": "2026-02-01T10:00:00Z",
@@ -178,7 +178,7 @@ def test_summary_cites_recorded_signal_snapshots(admin: Api, trained: dict) -> N
 
 def test_outputs_json_dsse_pdf_markdown(admin: Api, auditor: Api, trained: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     model_id = trained["model"]["id"]
-    admin.client.put(f"/v1/models/{model_id}/training-summary/statement", json=STATEMENT, headers=admin.headers)
+    admin.put(f"/v1/models/{model_id}/training-summary/statement", json=STATEMENT)
     path = f"/v1/models/{model_id}/training-summary"
     document = auditor.ok("get", path)
     signed = auditor.get(path, params={"format": "dsse"})
