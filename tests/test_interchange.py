@@ -1,5 +1,6 @@
 """Interchange documents through the HTTP API: Croissant validated by mlcroissant, SPDX 3 read
-back by the official SPDX bindings, the Hugging Face dataset card's front matter by PyYAML."""
+back by the official SPDX bindings and parsed as JSON-LD under the SPDX 3.0.1 context, the
+Hugging Face dataset card's front matter by PyYAML."""
 
 import hashlib
 import io
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import mlcroissant as mlc
 import yaml
+from rdflib import RDF, Namespace
 from spdx_python_model import v3_0_1 as spdx
 
-from tests import media
+from tests import media, spdx_jsonld
 from tests.conftest import Api
 from tests.factories import builtin_licence, holder, source, upload
 from tests.worlds import seeded, sign
@@ -161,6 +163,19 @@ def test_spdx_document_reads_back_with_the_official_bindings(admin: Api, world: 
     assert licences(spdx.RelationshipType.hasConcludedLicense, "Films") == [
         "CC-BY-4.0 AND LicenseRef-Studio-Terms-2026"]
     assert licences(spdx.RelationshipType.hasDeclaredLicense, "Stills") == ["LicenseRef-Studio-Terms-2026"]
+
+
+def test_spdx_document_is_json_ld_under_the_spdx_3_context(admin: Api, world: dict) -> None:
+    document = admin.ok("get", f"/v1/models/{world['model']['id']}/spdx")
+    assert spdx_jsonld.undefined_terms(document, spdx_jsonld.context()) == set()
+    graph = spdx_jsonld.graph(document)
+    terms = Namespace("https://spdx.org/rdf/3.0.1/terms/")
+    (package,) = graph.subjects(RDF.type, terms["AI/AIPackage"])
+    datasets = set(graph.subjects(RDF.type, terms["Dataset/DatasetPackage"]))
+    (trained,) = graph.subjects(terms["Core/relationshipType"], terms["Core/RelationshipType/trainedOn"])
+    assert graph.value(trained, terms["Core/from"]) == package and len(datasets) == 2
+    assert set(graph.objects(trained, terms["Core/to"])) == datasets
+    assert {str(graph.value(d, terms["Core/name"])) for d in datasets} == {"Films", "Stills"}
 
 
 def test_documents_are_scoped_as_what_they_describe(admin: Api, world: dict) -> None:
