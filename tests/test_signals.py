@@ -145,20 +145,43 @@ def test_reservations_deny_training_and_a_licence_answers_a_constraint(admin: Ap
         [["tdm-reservation", "1"], ["tdm-policy", "https://films.example/policy"]])).hexdigest()
 
 
+@pytest.mark.parametrize("body, location, problem", [
+    (_body("tdmrep_json", "{not json"), "tdmrep.json", "not JSON"),
+    (_body("tdmrep_json", '{"location": "/"}'), "tdmrep.json", "not a JSON array of rules"),
+    (_body("tdmrep_json", '[7, {"location": "/", "tdm-reservation": 2}]'), "rules[1]",
+     "tdm-reservation must be 0 or 1"),
+    (_body("tdmrep_json", '[{"location": "/", "tdm-reservation": 1, "tdm-policy": "ftp://x"}]'), "rules[0]",
+     "tdm-policy must be an http(s) URL"),
+    (_body("http_headers", [["tdm-reservation", "yes"]]), "header tdm-reservation", "tdm-reservation must be 0 or 1"),
+    (_body("http_headers", [["tdm-reservation", "1"], ["tdm-reservation", "0"]]), "header tdm-reservation",
+     "conflicting values"),
+    (_body("http_headers", [["Content-Usage", "train-ai=n,,"]]), "header Content-Usage", "not an RFC 9651 dictionary"),
+    (_body("robots_txt", "User-agent: *\nContent-Usage: train ai = n\n"), "line 2", "not an RFC 9651 dictionary"),
+])
+def test_unreadable_evidence_is_recorded_and_states_nothing(curator: Api, admin: Api, body: dict, location: str,
+                                                            problem: str) -> None:
+    """A line, field or rule that does not parse is ignored as its format says (RFC 9309, RFC
+    9651), but what the crawler saw is kept: the snapshot says which part and why."""
+    films = _library(admin)
+    snapshot = curator.ok("post", f"/v1/sources/{films['id']}/signals", 201, json=body)
+    assert snapshot["term"] == "none"
+    unreadable = [f for f in snapshot["findings"] if f["reading"] == "unreadable"]
+    assert [(f["location"], f["term"]) for f in unreadable][-1] == (location, "none")
+    assert problem in unreadable[-1]["problem"]
+    evaluation = admin.ok("post", "/v1/evaluations", json={"source_ids": [films["id"]],
+                                                            "use": "noncommercial_research"})
+    assert not [r for r in evaluation["reasons"] if r["code"].startswith("tdm_")]
+
+
 @pytest.mark.parametrize("body, status, words", [
-    (_body("tdmrep_json", "{not json"), 422, "tdmrep.json is not JSON"),
-    (_body("tdmrep_json", '{"location": "/"}'), 422, "JSON array"),
-    (_body("tdmrep_json", '[{"location": "/", "tdm-reservation": 2}]'), 422, "rules[0]: tdm-reservation"),
-    (_body("http_headers", [["tdm-reservation", "yes"]]), 422, "tdm-reservation must be 0 or 1"),
-    (_body("http_headers", [["Content-Usage", "train-ai=n,,"]]), 422, "not an RFC 9651 dictionary"),
-    (_body("robots_txt", "User-agent: *\nContent-Usage: train ai = n\n"), 422, "line 2"),
     (_body("http_headers", [["bad name", "x"]]), 422, "headers"),
     (_body("robots_txt", None, headers=[["a", "b"]]), 422, "content, not headers"),
     (_body("robots_txt", "User-agent: *\n", observed_at="2026-05-01T09:30:00"), 422, "observed_at"),
     (_body("robots_txt", "User-agent: *\n", observed_at="2999-01-01T00:00:00Z"), 422, "in the future"),
     (_body("robots_txt", "x" * (512 * 1024 + 1)), 413, "524,288-byte limit"),
 ])
-def test_malformed_evidence_is_refused(curator: Api, admin: Api, body: dict, status: int, words: str) -> None:
+def test_a_request_that_is_not_an_observation_is_refused(curator: Api, admin: Api, body: dict, status: int,
+                                                         words: str) -> None:
     films = _library(admin)
     response = curator.post(f"/v1/sources/{films['id']}/signals", json=body)
     assert response.status_code == status, response.text

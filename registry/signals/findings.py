@@ -33,6 +33,9 @@ class Reading(str, Enum):
     reserved = "reserved"
     permitted = "permitted"
     reserved_with_policy = "reserved_with_policy"
+    # A line, field or rule that does not parse: its format says to ignore it (RFC 9309 2.2,
+    # RFC 9651 4.2), so it states nothing, but it stays on record as observed.
+    unreadable = "unreadable"
 
 
 class Finding(BaseModel):
@@ -48,11 +51,16 @@ class Finding(BaseModel):
         default=None, description="When it reserves only some media: those it covers")
     policy: str | None = Field(default=None, description="TDMRep: the policy URL offered")
     term: Term | None = Field(default=None, description="What the mapping made of it")
+    problem: str | None = Field(default=None, description="Unreadable: why it does not parse")
 
     def summary(self) -> str:
         scope = f" for {self.user_agent}" if self.user_agent else ""
+        if self.problem:
+            return f"{self.location}{scope}: {self.statement!r} (unreadable: {self.problem})"
         return f"{self.location}{scope}: {self.statement!r} ({self.purpose} {self.reading.value})"
 
 
-class MalformedSignal(ValueError):
-    """The evidence cannot be read as its kind says (answered as a 422 problem)."""
+def unreadable(signal: str, location: str, statement: str, problem: str,
+               user_agent: str | None = None) -> Finding:
+    return Finding(signal=signal, location=location, user_agent=user_agent, purpose="unknown",
+                   reading=Reading.unreadable, statement=statement[:500], problem=problem[:500])

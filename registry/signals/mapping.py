@@ -4,6 +4,8 @@ A snapshot records the version it was read with: a later change of these rules g
 version and leaves what earlier snapshots said on record as it was.
 
 tdm-signals/1:
+- a statement that does not parse (``unreadable``) states nothing (``none``), as its format
+  says to ignore it;
 - statements about search or AI input (RAG) are recorded and decide nothing (``none``);
 - a reservation of AI training, of TDM, of automated processing, a crawl refused to the
   observing crawler or to an AI-training crawler, ``noai``: ``not_allowed``;
@@ -33,7 +35,7 @@ def _covers(pattern: str, media_type: str) -> bool:
 
 def finding_term(finding: Finding, media_types: list[str]) -> Term:
     """What one finding says of AI training on a subject holding ``media_types``."""
-    if finding.purpose in _NOT_ABOUT_TRAINING:
+    if finding.reading is Reading.unreadable or finding.purpose in _NOT_ABOUT_TRAINING:
         return Term.none
     if finding.reading is Reading.permitted:
         return Term.allowed

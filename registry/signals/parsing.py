@@ -29,7 +29,7 @@ from typing import Any
 import http_sfv
 from protego import Protego
 
-from registry.signals.findings import Finding, Kind, MalformedSignal, Reading
+from registry.signals.findings import Finding, Kind, Reading, unreadable
 
 # Crawlers whose published purpose is collecting AI training data: a robots.txt group of
 # theirs that disallows the path reserves AI training whichever crawler observed it.
@@ -94,12 +94,17 @@ def _group_lines(groups: list[_Group], agent: str) -> tuple[str, list[_Line]]:
     return agent.lower(), []
 
 
-def _dictionary(value: str, where: str) -> dict[str, Any]:
+NOT_A_DICTIONARY = "not an RFC 9651 dictionary"
+
+
+def _dictionary(value: str) -> dict[str, Any] | None:
+    """The preferences, or None when the value does not parse (RFC 9651 4.2: then the
+    whole field is ignored)."""
     parsed = http_sfv.Dictionary()
     try:
         parsed.parse(value.encode("ascii"))
     except (ValueError, UnicodeEncodeError):
-        raise MalformedSignal(f"{where}: {value[:200]!r} is not an RFC 9651 dictionary") from None
+        return None
     return {key: member.value for key, member in parsed.items()}
 
 
@@ -120,7 +125,9 @@ def _longest_match(lines: list[_Line], path: str) -> list[_Line]:
 
 def _preferences(line: _Line, agent: str, signal: str, keys: Iterable[str], yes: str,
                  no: str) -> list[Finding]:
-    prefs = _dictionary(_path_and_prefs(line.value)[1], f"line {line.number}")
+    prefs = _dictionary(_path_and_prefs(line.value)[1])
+    if prefs is None:
+        return [unreadable(signal, f"line {line.number}", line.raw, NOT_A_DICTIONARY, agent)]
     return _preference_findings(prefs, f"line {line.number}", agent, signal, keys, yes, no, line.raw)
 
 
@@ -183,43 +190,38 @@ def _location_matches(location: str, path: str) -> bool:
     return not Protego.parse(f"User-agent: *\nDisallow: {location}").can_fetch(path, "*")
 
 
-def _reservation(value: Any, where: str) -> int:
-    if isinstance(value, bool) or value not in (0, 1, "0", "1"):
-        raise MalformedSignal(f"{where}: tdm-reservation must be 0 or 1, not {value!r}")
-    return int(value)
-
-
-def _policy(value: Any, where: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or len(value) > 2000:
-        raise MalformedSignal(f"{where}: tdm-policy must be an http(s) URL")
-    return value
-
-
-def _tdm_finding(reserved: int, policy: str | None, location: str, statement: str) -> Finding:
-    reading = (Reading.permitted if not reserved else
+def _tdm_finding(reservation: Any, policy: Any, location: str, statement: str) -> Finding:
+    """A TDMRep reservation (0 or 1) with its optional policy URL; unreadable otherwise."""
+    if isinstance(reservation, bool) or reservation not in (0, 1, "0", "1"):
+        return unreadable("tdm_reservation", location, statement,
+                          f"tdm-reservation must be 0 or 1, not {reservation!r}")
+    if policy is not None and (not isinstance(policy, str) or len(policy) > 2000
+                               or not policy.startswith(("https://", "http://"))):
+        return unreadable("tdm_reservation", location, statement, "tdm-policy must be an http(s) URL")
+    reading = (Reading.permitted if not int(reservation) else
                Reading.reserved_with_policy if policy else Reading.reserved)
     return Finding(signal="tdm_reservation", location=location, user_agent=None, purpose="tdm",
                    reading=reading, statement=statement[:500], policy=policy)
 
 
 def parse_tdmrep_json(text: str, path: str) -> list[Finding]:
+    """The first rule whose location matches; rules that are not rules are recorded."""
     try:
         rules = json.loads(text)
     except ValueError as exc:
-        raise MalformedSignal(f"tdmrep.json is not JSON: {exc}") from None
+        return [unreadable("tdm_reservation", "tdmrep.json", text, f"not JSON: {exc}")]
     if not isinstance(rules, list):
-        raise MalformedSignal("tdmrep.json must be a JSON array of rules")
+        return [unreadable("tdm_reservation", "tdmrep.json", text, "not a JSON array of rules")]
+    findings = []
     for index, rule in enumerate(rules):
-        where = f"rules[{index}]"
+        where, statement = f"rules[{index}]", json.dumps(rule, sort_keys=True)
         if not isinstance(rule, dict) or not isinstance(rule.get("location"), str):
-            raise MalformedSignal(f"{where}: a rule is an object with a location string")
-        reserved = _reservation(rule.get("tdm-reservation"), where)
-        policy = _policy(rule.get("tdm-policy"), where)
-        if _location_matches(rule["location"], path):
-            return [_tdm_finding(reserved, policy, where, json.dumps(rule, sort_keys=True))]
-    return []
+            findings.append(unreadable("tdm_reservation", where, statement,
+                                       "a rule is an object with a location string"))
+        elif _location_matches(rule["location"], path):
+            return findings + [_tdm_finding(rule.get("tdm-reservation"), rule.get("tdm-policy"),
+                                            where, statement)]
+    return findings
 
 
 def _x_robots_tag(value: str, index: int, agent: str) -> list[Finding]:
@@ -245,18 +247,20 @@ def parse_headers(headers: list[tuple[str, str]], agent: str) -> list[Finding]:
     if "content-usage" in by_name:
         # Field lines of one name combine into one comma-separated value (RFC 9110, 5.3).
         combined = ", ".join(by_name["content-usage"])
-        prefs = _dictionary(combined, "header Content-Usage")
-        findings += _preference_findings(prefs, "header Content-Usage", None, "content_usage",
-                                         _AIPREF_KEYS, "y", "n", f"Content-Usage: {combined}")
+        prefs = _dictionary(combined)
+        statement = f"Content-Usage: {combined}"
+        findings += ([unreadable("content_usage", "header Content-Usage", statement, NOT_A_DICTIONARY)]
+                     if prefs is None else
+                     _preference_findings(prefs, "header Content-Usage", None, "content_usage",
+                                          _AIPREF_KEYS, "y", "n", statement))
     if "tdm-reservation" in by_name:
-        values = set(by_name["tdm-reservation"])
-        if len(values) > 1:
-            raise MalformedSignal("header tdm-reservation: conflicting values " + ", ".join(sorted(values)))
-        reserved = _reservation(values.pop(), "header tdm-reservation")
+        values = sorted(set(by_name["tdm-reservation"]))
         policies = by_name.get("tdm-policy", [])
-        policy = _policy(policies[0], "header tdm-policy") if policies else None
-        statement = f"tdm-reservation: {reserved}" + (f"; tdm-policy: {policy}" if policy else "")
-        findings.append(_tdm_finding(reserved, policy, "header tdm-reservation", statement))
+        policy = policies[0] if policies else None
+        statement = f"tdm-reservation: {', '.join(values)}" + (f"; tdm-policy: {policy}" if policy else "")
+        findings.append(_tdm_finding(values[0], policy, "header tdm-reservation", statement) if len(values) == 1
+                        else unreadable("tdm_reservation", "header tdm-reservation", statement,
+                                        "conflicting values"))
     for index, value in enumerate(by_name.get("x-robots-tag", []), start=1):
         findings += _x_robots_tag(value, index, agent)
     return findings

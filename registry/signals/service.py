@@ -19,7 +19,7 @@ from registry.core.pagination import paginate
 from registry.evaluation.schemas import Reason
 from registry.licences.models import Licence, grants_training_itself
 from registry.signals import mapping, parsing
-from registry.signals.findings import Finding, Kind, MalformedSignal, Term
+from registry.signals.findings import Finding, Kind, Term
 from registry.signals.models import SignalSnapshot
 from registry.signals.schemas import MAX_EVIDENCE_BYTES, SignalCreate, SignalEvidence
 from registry.sources.models import Source
@@ -53,11 +53,8 @@ def create_snapshot(session: Session, actor: Actor, source_id: str, data: Signal
     observed_at = data.observed_at.astimezone(UTC)
     if observed_at > utcnow() + _CLOCK_SKEW:
         raise InvalidInput("observed_at is in the future")
-    try:
-        findings = parsing.parse(data.kind, content=data.content, headers=data.headers,
-                                 agent=data.user_agent, path=data.path, media_types=media_types)
-    except MalformedSignal as exc:
-        raise InvalidInput(f"{data.kind.value}: {exc}") from None
+    findings = parsing.parse(data.kind, content=data.content, headers=data.headers,
+                             agent=data.user_agent, path=data.path, media_types=media_types)
     term, read = mapping.decide(findings, media_types)
     snapshot = SignalSnapshot(
         id=new_id("sig"), source_id=source.id, asset_id=data.asset_id, url=data.url, kind=data.kind.value,
