@@ -198,7 +198,7 @@ def test_a_remote_manifest_is_never_fetched(admin: Api, tmp_path: Path, chain: S
     finally:
         server.shutdown()
         server.server_close()
-    assert (asset["c2pa"]["state"], asset["c2pa"]["ai_training"]) == ("invalid", None)
+    assert (asset["c2pa"]["state"], asset["c2pa"]["ai_training"]) == ("unverified", None)
     assert url in asset["c2pa"]["detail"] and "does not fetch" in asset["c2pa"]["detail"]
     assert _Recorder.requests == []
 

@@ -2,7 +2,7 @@
 
 The manifest store is read from the staged bytes by the C2PA SDK (``c2pa-python``) with
 remote manifests and OCSP never fetched: a file whose manifest lives only at a URL is
-recorded as unverifiable here, not looked up. Two answers are kept apart:
+recorded as ``unverified`` (neither intact nor tampered as far as the registry knows). Two answers are kept apart:
 
 * **valid**: the claim signature checks and every hash (the file's bytes, each assertion)
   matches: the manifest is intact and was signed by the holder of that certificate;
@@ -22,7 +22,7 @@ from typing import Any
 
 import c2pa
 
-NONE, VALID, INVALID = "none", "valid", "invalid"
+NONE, VALID, INVALID, UNVERIFIED = "none", "valid", "invalid", "unverified"
 USES = {"allowed", "notAllowed", "constrained"}
 MINING_LABELS = {"cawg.training-mining", "c2pa.training-mining"}
 # The entries that are about training a model (inference and data mining are recorded too,
@@ -80,8 +80,12 @@ def read_content_credentials(path: Path, media_type: str,
                 store = json.loads(reader.json())
         except (c2pa.C2paError.ManifestNotFound, c2pa.C2paError.NotSupported):
             return ContentCredentials()
-        except c2pa.C2paError as exc:  # corrupt manifest data, or a remote-only manifest
-            return ContentCredentials(state=INVALID, detail=_clip(_sdk_message(exc)))
+        except c2pa.C2paError as exc:
+            remote = _remote_url(exc)
+            if remote:  # not tampered, not checked: its manifest lives at a URL we do not fetch
+                return ContentCredentials(state=UNVERIFIED, detail=_clip(
+                    f"the manifest is not embedded but kept at {remote}, which the registry does not fetch"))
+            return ContentCredentials(state=INVALID, detail=_clip(str(exc).strip() or type(exc).__name__))
     return _from_store(store)
 
 
@@ -146,12 +150,11 @@ def constraint_text(terms: list[dict[str, Any]]) -> str:
                      and t["constraint_info"])
 
 
-def _sdk_message(exc: Exception) -> str:
-    message = str(exc).strip() or type(exc).__name__
-    if message.startswith("Remote:"):  # the SDK's words for a manifest it was told not to fetch
-        url = message.rsplit(" ", 1)[-1]
-        return f"the manifest is not embedded but kept at {url}, which the registry does not fetch"
-    return message
+def _remote_url(exc: Exception) -> str | None:
+    """The URL of a manifest the SDK was told not to fetch ("Remote: ... <url>"), if that is
+    what went wrong."""
+    message = str(exc).strip()
+    return message.rsplit(" ", 1)[-1] if message.startswith("Remote:") else None
 
 
 def _clip(value: Any) -> str | None:

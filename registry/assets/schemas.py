@@ -22,9 +22,10 @@ class C2paTerm(BaseModel):
 
 class AssetC2pa(BaseModel):
     """The Content Credentials (C2PA) embedded in the file, as read offline at ingest."""
-    state: Literal["none", "valid", "invalid"] = Field(
-        description="none: no manifest; valid: signature and hashes check; invalid: tampered, "
-                    "corrupt or not verifiable offline (its assertions are not imported)")
+    state: Literal["none", "valid", "invalid", "unverified"] = Field(
+        description="none: no manifest; valid: signature and hashes check; invalid: tampered or "
+                    "corrupt; unverified: the manifest is kept at a URL the registry does not fetch "
+                    "(the assertions of invalid and unverified manifests are not imported)")
     trusted: bool = Field(description="The signer chains to one of the registry's C2PA trust anchors")
     manifest_label: str | None = Field(description="The active manifest's label")
     claim_generator: str | None
@@ -33,7 +34,7 @@ class AssetC2pa(BaseModel):
     ai_training: Literal["allowed", "not_allowed", "constrained"] | None = Field(
         description="The strictest AI-training term of the manifest's training-mining assertions")
     training_terms: list[C2paTerm]
-    detail: str | None = Field(description="Why the manifest is invalid")
+    detail: str | None = Field(description="Why the manifest is invalid or unverified")
 
 
 class AssetRead(BaseModel):
