@@ -1,8 +1,9 @@
 """Cost must not grow with what a page shows: reports, exports, lookups, claim filings and
 model creation over 100 records make as many database queries as over 10.
 
-The compensation statement of a model trained on 100 sources with 100 generations, and the
-clearance of its production of 100 generations (every training source evaluated); an audit
+The compensation statement and the training-content summary of a model trained on 100
+sources with 100 generations, and the clearance of its production of 100 generations (every
+training source evaluated, their works' C2PA terms and signal evidence read); an audit
 export page of 100 records of each type whose logged view has links in other tables (a
 source's holders, a model's training sources, a generation's checks, a claim's events); a
 rights holder's lookup of a work held in 100 sources; a compensation claim citing 100
@@ -121,9 +122,16 @@ def world(admin: Api) -> dict:
     return world
 
 
-def test_compensation_and_clearance_queries_do_not_grow(admin: Api, world: dict) -> None:
+def test_compensation_clearance_and_training_summary_queries_do_not_grow(admin: Api, world: dict) -> None:
     counts = {}
     for size, production in (("small", "few"), ("large", "many")):
+        path = f"/v1/models/{world[size]['id']}/training-summary"
+        admin.ok("put", f"{path}/statement", 201, json={
+            "summary_version": "1", "provider_name": "Studio X", "provider_contact": "legal@studio.example"})
+        with _queries(admin) as summary:
+            document = admin.ok("get", path)
+        assert len(document["sources"]["public_datasets"]) == len(document["processing"]["tdm_evidence"]) == (
+            SMALL if size == "small" else LARGE)
         with _queries(admin) as compensation:
             statement = admin.ok("get", "/v1/reports/compensation",
                                  params={"model_id": world[size]["id"], **PERIOD})
@@ -131,7 +139,7 @@ def test_compensation_and_clearance_queries_do_not_grow(admin: Api, world: dict)
         with _queries(admin) as clearance:
             report = admin.ok("get", "/v1/reports/clearance", params={"production": production})
         assert report["works"]
-        counts[size] = (len(compensation), len(clearance))
+        counts[size] = (len(compensation), len(clearance), len(summary))
     assert counts["large"] == counts["small"], counts
 
 
