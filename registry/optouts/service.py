@@ -114,6 +114,20 @@ def _stored_phash_hits(session: Session, codes: np.ndarray,
     return hits
 
 
+def _indexed_phash_hits(session: Session, live: LiveIndex, codes: np.ndarray) -> list[tuple[int, str, int]]:
+    """The same as ``_stored_phash_hits``, from the live image index: a range search, not a
+    scan of every stored pHash (which grows with the registry). Callers keep the hits on
+    live assets of the sources they ask about."""
+    lims, ids, distances = live.images.phash_index.range_search_arrays(codes, PHASH_RADIUS)
+    owner = np.searchsorted(lims, np.arange(len(ids)), side="right") - 1  # query index
+    plain = ids % 2 == 0  # an image's stored pHash; 2 * no + 1 is its border-trimmed one
+    nos = ids[plain] // 2
+    asset_of = live.asset_ids(session, set(nos.tolist()))
+    return [(qi, asset_of[no], d) for qi, no, d in
+            zip(owner[plain].tolist(), nos.tolist(), distances[plain].tolist(), strict=True)
+            if no in asset_of]
+
+
 def opted_out_works(session: Session, opt_outs: list[OptOut], *,
                     source_ids: list[str] | None = None,
                     live: LiveIndex | None = None) -> list[OptedOutWork]:
@@ -135,9 +149,10 @@ def opted_out_works(session: Session, opt_outs: list[OptOut], *,
     if not hashed:
         return list(found.values())
     codes = np.array([o.phash for o in hashed], dtype=np.int64).view(np.uint64)
+    stored = (_stored_phash_hits(session, codes, source_ids) if live is None
+              else _indexed_phash_hits(session, live, codes))
     hits: list[tuple[int, str, int, str, float | None]] = [
-        (qi, asset_id, d, "phash", None)
-        for qi, asset_id, d in _stored_phash_hits(session, codes, source_ids)]
+        (qi, asset_id, d, "phash", None) for qi, asset_id, d in stored]
     if live is not None:
         lims, ids, dists = live.frames.range_search_arrays(codes, PHASH_RADIUS)
         nos, times = split_frame_ids(ids)
