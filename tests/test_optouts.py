@@ -194,3 +194,11 @@ def test_opt_out_of_a_still_flags_the_clip_it_appears_in(admin: Api, world: dict
     assert flag["reference_time_s"] == pytest.approx(6.0, abs=0.5)
     denied = _evaluate(admin, world["ann_src"]["id"], "commercial_training", "2026-04-01")
     assert films["id"] in {r["asset_id"] for r in denied["reasons"] if r["code"] == "opted_out"}
+    # Clearance evaluates the training sources as evaluation does: the clip blocks there too.
+    model = _model(admin, "clips", "2026-06-30", world["ann_src"]["id"])
+    shot = admin.ok("post", "/v1/generations", 201, json={
+        "model_id": model["id"], "production": "Wheels", "title": "Shot 1", "intended_use": "commercial_release"})
+    report = admin.ok("get", "/v1/reports/clearance", params={"generation_id": shot["id"], "on": "2026-04-01"})
+    assert report["verdict"] == "blocked"
+    assert (films["id"], "training") in {(b["asset_id"], b["basis"]) for b in report["blockers"]
+                                         if b["code"] == "opted_out"}

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -82,6 +82,7 @@ def clearance(
     session: SessionDep,
     settings: SettingsDep,
     actor: CheckReader,
+    request: Request,
     generation_id: Annotated[str | None, Query(max_length=40)] = None,
     production: Annotated[str | None, Query(min_length=1, max_length=300)] = None,
     use: Use = Use.commercial_release,
@@ -96,7 +97,7 @@ def clearance(
     if (generation_id is None) == (production is None):
         raise InvalidInput("give exactly one of generation_id and production")
     report = service.clearance(session, generation_id, production, use,
-                               on or datetime.now(UTC).date(), territory)
+                               on or datetime.now(UTC).date(), territory, request.app.state.index.caught_up(session))
     name = f"clearance-{generation_id or 'production'}"
     return _respond(session, settings, report, format, name, lambda: render_csv.clearance_csv(report),
                     lambda: render_pdf.clearance_pdf(report))

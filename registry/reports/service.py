@@ -22,6 +22,7 @@ from registry.core.crud import get_or_404
 from registry.core.errors import NotFound
 from registry.evaluation.schemas import Obligation, Reason, Use, Verdict
 from registry.evaluation.service import credit_line, evaluate_sources, licence_obligations, licence_reasons
+from registry.fingerprints.live import LiveIndex
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.lineage.models import AIModel, Generation
@@ -55,11 +56,14 @@ _FEES = {"flat_fee", "royalty"}
 
 class Works:
     """The registered works a report cites, loaded once: asset, source, holders, licence;
-    ``reader``: who reads the report (another holder's opt-out is not named to it)."""
+    ``reader``: who reads the report (another holder's opt-out is not named to it); ``live``:
+    opted-out works are also matched against registered clips' frames, as evaluation does."""
 
-    def __init__(self, session: Session, asset_ids: set[str], reader: Actor | None = None) -> None:
+    def __init__(self, session: Session, asset_ids: set[str], reader: Actor | None = None,
+                 live: LiveIndex | None = None) -> None:
         self.session = session
         self.reader = reader
+        self.live = live
         self._opt_outs: dict[date, dict[str, list[Reason]]] = {}
         self.assets = {a.id: a for a in session.exec(select(Asset).where(Asset.id.in_(asset_ids))).all()}
         self.sources = {s.id: s for s in session.exec(select(Source).where(
@@ -97,7 +101,7 @@ class Works:
         reasons = licence_reasons(licence, use, on, territory)
         # The work's own training opt-out (TDM reservation) blocks too, as in evaluation.
         if on not in self._opt_outs:  # every work's source at once
-            self._opt_outs[on] = opt_out_reasons(self.session, list(self.sources), on, reader=self.reader)
+            self._opt_outs[on] = opt_out_reasons(self.session, list(self.sources), on, self.live, self.reader)
         reasons += [r for r in self._opt_outs[on].get(source.id, []) if r.asset_id == asset_id]
         obligations = licence_obligations(licence, use,
                                           credit_line(source, self.holders[asset_id], licence))
@@ -297,9 +301,10 @@ def _split(obligations: list[Obligation], basis: str, source_id: str, credits: d
 
 
 def clearance(session: Session, generation_id: str | None, production: str | None, use: Use,
-              on: date, territory: str | None = None) -> ClearanceReport:
+              on: date, territory: str | None = None, live: LiveIndex | None = None) -> ClearanceReport:
     """What releasing these generations for ``use`` on ``on`` requires, and what blocks it:
-    the matched works' licences and the models' training sources, each evaluated."""
+    the matched works' licences and the models' training sources, each evaluated as
+    ``POST /v1/evaluations`` does (with ``live``, the same opt-out matching)."""
     generations = _generations_in_scope(session, generation_id, production)
     per_asset: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"gens": [], "checks": []})
     matches = matches_of_generations(session, [g.id for g in generations])
@@ -309,7 +314,7 @@ def clearance(session: Session, generation_id: str | None, production: str | Non
             for key, value in (("gens", generation.id), ("checks", match["check_id"])):
                 if value not in seen[key]:
                     seen[key].append(value)
-    works = Works(session, set(per_asset))
+    works = Works(session, set(per_asset), live=live)
     credits: dict[str, None] = {}
     fees: list[Fee] = []
     other: list[Obligation] = []
@@ -331,7 +336,7 @@ def clearance(session: Session, generation_id: str | None, production: str | Non
     sources = {s.id: s for s in session.exec(select(Source).where(
         Source.id.in_({ms.source_id for mix in mixes.values() for ms in mix}))).all()}
     # one evaluation per source, however many models share it
-    evaluations = evaluate_sources(session, list(sources.values()), use, on, territory)
+    evaluations = evaluate_sources(session, list(sources.values()), use, on, territory, live)
     for model_id, mix in mixes.items():
         for ms in mix:
             source = sources[ms.source_id]
