@@ -128,6 +128,7 @@ def test_compensation_clearance_and_training_summary_queries_do_not_grow(admin: 
         path = f"/v1/models/{world[size]['id']}/training-summary"
         admin.ok("put", f"{path}/statement", 201, json={
             "summary_version": "1", "provider_name": "Studio X", "provider_contact": "legal@studio.example"})
+        admin.ok("get", path)  # the live index catches up with the world's new fingerprints first
         with _queries(admin) as summary:
             document = admin.ok("get", path)
         assert len(document["sources"]["public_datasets"]) == len(document["processing"]["tdm_evidence"]) == (

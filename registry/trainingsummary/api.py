@@ -3,7 +3,7 @@ it is built with. One scheme picks the format, as for reports: ``format=json|dss
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from registry.auth.deps import AnyActor, CheckReader, Writer
 from registry.core.deps import SessionDep, SettingsDep
@@ -26,13 +26,14 @@ _SUFFIX = {SummaryFormat.dsse: "dsse.json", SummaryFormat.pdf: "pdf", SummaryFor
 @router.get("", response_model=TrainingContentSummary, responses=_FORMATS | {409: {
     "description": "The model has no provider statement yet"}})
 def training_summary(model_id: str, session: SessionDep, settings: SettingsDep, actor: CheckReader,
+                     request: Request,
                      format: Format = SummaryFormat.json) -> Any:
     """The model's public summary of training content on the AI Office's template: the
     provider statement's fields, and everything else computed from the source versions the
     model was trained on (pinned manifests): sources by the template's categories, sizes per
     modality in the template's ranges, crawled domains, licences, and the evidence of
     text-and-data-mining reservations. Each format carries the summary version and last update."""
-    summary = service.summary(session, model_id)
+    summary = service.summary(session, model_id, request.app.state.index.caught_up(session))
     if format is SummaryFormat.json:
         return summary
     if format is SummaryFormat.dsse:

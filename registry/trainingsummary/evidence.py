@@ -4,6 +4,7 @@ is added here and reaches every output."""
 
 from sqlmodel import Session, select
 
+from registry.fingerprints.live import LiveIndex
 from registry.optouts.service import live_opt_outs, opted_out_works
 from registry.signals.findings import Term
 from registry.signals.service import signal_evidence
@@ -15,18 +16,20 @@ from registry.trainingsummary.schemas import OptedOutWork, TdmEvidence
 RESERVING = (Term.not_allowed, Term.constrained)
 
 
-def tdm_evidence(session: Session, source_ids: list[str]) -> dict[str, TdmEvidence]:
+def tdm_evidence(session: Session, source_ids: list[str],
+                 live: LiveIndex | None = None) -> dict[str, TdmEvidence]:
     """Per source (in id order): the opt-out signals observed when it was acquired and the
     signal snapshots recorded since (the newest live one per work, URL and kind), the
     protocols they came from and those that reserved rights, and its works that rights
-    holders reserved through the registry (live opt-outs, matched by digest or pHash).
+    holders reserved through the registry (live opt-outs, matched by digest or pHash, and
+    with ``live`` as a frame of a registered clip, as evaluation matches them).
     A fixed number of queries however many sources."""
     ids = sorted(set(source_ids))
     if not ids:
         return {}
     sources = session.exec(select(Source).where(Source.id.in_(ids)).order_by(Source.id)).all()
     opt_outs = live_opt_outs(session)
-    works = opted_out_works(session, opt_outs, source_ids=ids) if opt_outs else []
+    works = opted_out_works(session, opt_outs, source_ids=ids, live=live) if opt_outs else []
     by_source: dict[str, list[OptedOutWork]] = {s: [] for s in ids}
     for w in sorted(works, key=lambda w: (w.asset.source_id, w.opt_out.id, w.asset.id)):
         by_source[w.asset.source_id].append(OptedOutWork(

@@ -21,6 +21,7 @@ from registry.core.errors import Conflict
 from registry.core.ids import new_id
 from registry.core.models import utcnow
 from registry.core.preconditions import ANY_VERSION, Precondition
+from registry.fingerprints.live import LiveIndex
 from registry.holders.models import RightsHolder
 from registry.licences.models import Licence
 from registry.lineage.models import AIModel, ModelSource
@@ -220,7 +221,8 @@ def _modalities(statement: TrainingSummaryStatement, totals: dict[str, _Totals])
     return result
 
 
-def summary(session: Session, model_id: str) -> TrainingContentSummary:
+def summary(session: Session, model_id: str, live: LiveIndex | None = None) -> TrainingContentSummary:
+    """``live``: opted-out works are matched against registered clips' frames too (as evaluation does)."""
     statement = get_statement(session, model_id)
     model = get_or_404(session, AIModel, model_id, "model")
     links = {link.source_id: link for link in session.exec(
@@ -260,7 +262,7 @@ def summary(session: Session, model_id: str) -> TrainingContentSummary:
     acquired = [s.acquired_on for s in sources.values() if s.acquired_on] + [
         p.end for p in (CollectionPeriod.model_validate(s.collection_period)
                         for s in crawled if s.collection_period) if p.end]
-    evidence = tdm_evidence(session, list(sources))
+    evidence = tdm_evidence(session, list(sources), live)
     last = max([statement.updated_at, model.updated_at, *issued.values()]).date()
     return TrainingContentSummary(
         summary_version=statement.summary_version, last_update=last,
