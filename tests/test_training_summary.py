@@ -16,7 +16,10 @@ from tests.factories import builtin_licence, holder, source, upload
 
 STATEMENT = {"summary_version": "1.0", "provider_name": "Example Studio",
              "provider_contact": "ai-office@example.org", "placed_on_market": "2026-11-15",
-             "modalities": ["image", "video"], "tdm_measures": "ExampleBot honours robots.txt and TDMRep.",
+             "model_dependencies": "Fine-tuned from OpenFrames 2.0 (summary: https://openframes.example/summary)",
+             "modalities": ["image", "video"], "content_types": "Films, animation, photography",
+             "languages": ["en", "nl"], "code_of_practice_signatory": True,
+             "tdm_measures": "ExampleBot honours robots.txt and TDMRep.",
              "illegal_content": "Hash lists of known illegal material were applied before training."}
 HEADINGS = ["1. General information", "1.1 Provider identification", "1.2 Model identification",
             "1.3 Modalities, overall training data size and other characteristics",
@@ -118,6 +121,9 @@ def test_summary_computed_from_the_pinned_sources(admin: Api, trained: dict) -> 
     general = summary["general"]
     assert general["provider"]["name"] == "Example Studio"
     assert general["model"]["placed_on_market"] == "2026-11-15"
+    assert general["model"]["dependencies"].startswith("Fine-tuned from OpenFrames 2.0")
+    assert (general["content_types"], general["languages"]) == ("Films, animation, photography", ["en", "nl"])
+    assert summary["processing"]["code_of_practice_signatory"] is True
     sizes = {m["modality"]: m for m in general["modalities"]}
     assert (sizes["image"]["assets"], sizes["image"]["amount"], sizes["image"]["size_bin"]) == (
         6, 6.0, "less than 1 million images")
@@ -216,6 +222,7 @@ def test_outputs_json_dsse_pdf_markdown(admin: Api, auditor: Api, trained: dict,
     assert f"- **Last update:** {document['last_update']}" in markdown
     assert "### 2.3 Data crawled and scraped from online sources" in markdown
     assert "| films.example |" in markdown
+    assert "- **Languages:** en, nl" in markdown and "- **Signatory of the Code of Practice:** yes" in markdown
 
 
 def test_refusals_and_unknown_model(admin: Api, curator: Api, auditor: Api, trained: dict) -> None:

@@ -63,6 +63,7 @@ def blocks(s: TrainingContentSummary) -> list[Block]:
         Fields([("Versioned model name", f"{g.model.name} {g.model.version} ({g.model.id})"),
                 ("Trained by", g.model.owner),
                 ("Date of placement on the EU market", _or_none(g.model.placed_on_market)),
+                ("Model dependencies (modified or fine-tuned model)", _or_none(g.model.dependencies)),
                 ("Training period", f"{g.model.trained_from} to {g.model.trained_until}" if g.model.trained_from
                  else f"until {g.model.trained_until}")]),
         Heading(3, "1.3 Modalities, overall training data size and other characteristics"),
@@ -70,7 +71,10 @@ def blocks(s: TrainingContentSummary) -> list[Block]:
             [m.modality.value, "yes" if m.used else "no", str(m.assets),
              "" if m.amount is None else f"{m.amount:g} {m.unit}", m.size_bin or ("not known" if m.used else "")]
             for m in g.modalities]),
-        Fields([("Latest date of data acquisition or collection", _or_none(g.latest_acquisition))]),
+        Fields([("Types of content", _or_none(g.content_types)),
+                ("Languages", _or_none(", ".join(g.languages))),
+                ("Other relevant characteristics", _or_none(g.other_characteristics)),
+                ("Latest date of data acquisition or collection", _or_none(g.latest_acquisition))]),
         Heading(2, "2. List of data sources"),
         Heading(3, "2.1 Publicly available datasets"), *_sources(src.public_datasets),
         Heading(3, "2.2 Private non-publicly available datasets obtained from third parties"),
@@ -95,7 +99,9 @@ def blocks(s: TrainingContentSummary) -> list[Block]:
     out += [
         Heading(2, "3. Data processing aspects"),
         Heading(3, "3.1 Respect of reservation of rights from text and data mining exception or limitation"),
-        Fields([("Measures taken", _or_none(proc.tdm_measures))]),
+        Fields([("Signatory of the Code of Practice", {True: "yes", False: "no", None: _NONE}[
+                    proc.code_of_practice_signatory]),
+                ("Measures taken", _or_none(proc.tdm_measures))]),
         TableBlock(["Source", "Opt-out protocols checked", "Reserved by", "Works reserved through the registry"], [
             [e.source_name, ", ".join(e.protocols_checked) or "none recorded", ", ".join(e.reserved_by) or "none",
              "; ".join(f"{w.asset_id} (opt-out {w.opt_out_id} from {w.effective_from.date()}, by {w.matched_by})"

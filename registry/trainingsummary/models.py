@@ -21,9 +21,14 @@ class TrainingSummaryStatement(Timestamps, Versioned, table=True):
     provider_contact: str = Field(max_length=1000)
     authorised_representative: str | None = Field(default=None, max_length=1000)
     placed_on_market: date | None = None
+    model_dependencies: str | None = Field(default=None, max_length=2000)
     modalities: list[str] = json_field()
     sme: bool = False
     text_tokens: int | None = Field(default=None, sa_type=sa.BigInteger)
+    content_types: str | None = Field(default=None, max_length=10_000)
+    languages: list[str] = json_field()
+    other_characteristics: str | None = Field(default=None, max_length=10_000)
+    code_of_practice_signatory: bool | None = None
     crawler_descriptions: str | None = Field(default=None, max_length=10_000)
     user_data: str | None = Field(default=None, max_length=10_000)
     synthetic_data: str | None = Field(default=None, max_length=10_000)

@@ -4,7 +4,7 @@ sources (2.1 to 2.6), 3 data processing (3.1 to 3.3)."""
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +45,9 @@ class StatementIn(BaseModel):
     authorised_representative: str | None = Field(default=None, max_length=1000,
                                                   description="For a provider established outside the EU")
     placed_on_market: date | None = Field(default=None, description="Date the model was placed on the EU market")
+    model_dependencies: str | None = Field(default=None, max_length=2000, description="1.2: when the model "
+                                           "modifies or fine-tunes another general-purpose AI model, that model "
+                                           "and where its summary is published")
     modalities: list[Modality] = Field(default_factory=list, max_length=5,
                                        description="Modalities the provider declares (those found in the "
                                                    "training sources are added)")
@@ -52,10 +55,17 @@ class StatementIn(BaseModel):
                                                  "(at most 1,000) instead of top 10%")
     text_tokens: int | None = Field(default=None, ge=0, description="Text training tokens (the registry "
                                                                     "does not count tokens)")
+    content_types: str | None = Field(default=None, max_length=_NARRATIVE, description="1.3: the types of "
+                                      "content per modality, e.g. films, TV programmes, photography")
+    languages: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=200, description="1.3: languages of the training data")
+    other_characteristics: str | None = Field(default=None, max_length=_NARRATIVE, description="1.3")
     crawler_descriptions: str | None = Field(default=None, max_length=_NARRATIVE, description="2.3")
     user_data: str | None = Field(default=None, max_length=_NARRATIVE, description="2.4")
     synthetic_data: str | None = Field(default=None, max_length=_NARRATIVE, description="2.5")
     other_sources: str | None = Field(default=None, max_length=_NARRATIVE, description="2.6")
+    code_of_practice_signatory: bool | None = Field(default=None, description="3.1: whether the provider "
+                                                    "signed the GPAI Code of Practice (its copyright chapter)")
     tdm_measures: str | None = Field(default=None, max_length=_NARRATIVE, description="3.1, besides the evidence")
     illegal_content: str | None = Field(default=None, max_length=_NARRATIVE, description="3.2")
     other_information: str | None = Field(default=None, max_length=_NARRATIVE, description="3.3")
@@ -83,6 +93,7 @@ class ModelInfo(BaseModel):
     version: str
     owner: str
     placed_on_market: date | None
+    dependencies: str | None = Field(description="The model it modifies or fine-tunes, if any")
     trained_from: date | None
     trained_until: date
 
@@ -101,6 +112,9 @@ class GeneralInformation(BaseModel):
     provider: Provider
     model: ModelInfo
     modalities: list[ModalitySize]
+    content_types: str | None
+    languages: list[str]
+    other_characteristics: str | None
     latest_acquisition: date | None = Field(description="Latest date of data acquisition or collection")
 
 
@@ -183,6 +197,7 @@ class TdmEvidence(BaseModel):
 
 
 class DataProcessing(BaseModel):
+    code_of_practice_signatory: bool | None = Field(description="3.1; null: not stated")
     tdm_measures: str | None = Field(description="3.1, the provider's description")
     tdm_evidence: list[TdmEvidence] = Field(description="3.1, per training source")
     illegal_content: str | None = Field(description="3.2")

@@ -270,9 +270,10 @@ def summary(session: Session, model_id: str, live: LiveIndex | None = None) -> T
             provider=Provider(name=statement.provider_name, contact=statement.provider_contact,
                               authorised_representative=statement.authorised_representative),
             model=ModelInfo(id=model.id, name=model.name, version=model.version, owner=model.owner,
-                            placed_on_market=statement.placed_on_market, trained_from=model.trained_from,
-                            trained_until=model.trained_until),
-            modalities=_modalities(statement, totals),
+                            placed_on_market=statement.placed_on_market, dependencies=statement.model_dependencies,
+                            trained_from=model.trained_from, trained_until=model.trained_until),
+            modalities=_modalities(statement, totals), content_types=statement.content_types,
+            languages=statement.languages, other_characteristics=statement.other_characteristics,
             latest_acquisition=max(acquired, default=None)),
         sources=DataSources(
             public_datasets=[entry(s) for s in grouped[SourceCategory.public_dataset]],
@@ -291,6 +292,6 @@ def summary(session: Session, model_id: str, live: LiveIndex | None = None) -> T
             other=OtherData(sources=[entry(s) for s in grouped[SourceCategory.other]],
                             description=statement.other_sources)),
         processing=DataProcessing(
-            tdm_measures=statement.tdm_measures,
+            code_of_practice_signatory=statement.code_of_practice_signatory, tdm_measures=statement.tdm_measures,
             tdm_evidence=[evidence[s] for s in sources if s in evidence],
             illegal_content=statement.illegal_content, other_information=statement.other_information))
