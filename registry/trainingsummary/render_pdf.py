@@ -15,7 +15,8 @@ from registry.trainingsummary.layout import Fields, Heading, TableBlock, Text, b
 from registry.trainingsummary.schemas import TrainingContentSummary
 
 _STYLES = getSampleStyleSheet()
-_CELL = ParagraphStyle("summary-cell", fontName="Helvetica", fontSize=7, leading=8.5, wordWrap="CJK")
+# Words wrap whole; only a word wider than its column (an id, a digest) is split (splitLongWords).
+_CELL = ParagraphStyle("summary-cell", fontName="Helvetica", fontSize=7, leading=8.5, splitLongWords=1)
 _LABEL = ParagraphStyle("summary-label", parent=_CELL, fontName="Helvetica-Bold")
 _WIDTH = 180 * mm
 # Headings stay with what follows them (none left alone at the foot of a page).
