@@ -1,22 +1,19 @@
 """Report endpoints. One scheme picks the format: the ``format`` query parameter
 (json, the default; dsse = signed JSON; csv; pdf). The Accept header is not consulted."""
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
-from sqlmodel import Session
 
 from registry.auth.deps import AnyActor, CheckReader
-from registry.core.config import Settings
 from registry.core.deps import BlobsDep, SessionDep, SettingsDep
 from registry.core.errors import InvalidInput
 from registry.evaluation.schemas import Use
 from registry.reports import render_csv, render_pdf, service, statement
 from registry.reports.compensation import DEFAULT_TRAINING_SHARE
+from registry.reports.responses import document_response
 from registry.reports.schemas import (
     ClearanceReport,
     CompensationStatement,
@@ -24,7 +21,7 @@ from registry.reports.schemas import (
     MatchBasis,
     ReportFormat,
 )
-from registry.reports.signing import ENVELOPE_MEDIA_TYPE, envelope_bytes
+from registry.reports.signing import ENVELOPE_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1/reports", tags=["Reports"])
 
@@ -32,23 +29,6 @@ Format = Annotated[ReportFormat, Query(description="json (default), dsse (signed
                                                    "verify with `registry verify-report`), csv, pdf")]
 _FORMATS = {200: {"description": "The report in the requested format",
                   "content": {ENVELOPE_MEDIA_TYPE: {}, "text/csv": {}, "application/pdf": {}}}}
-_MEDIA = {ReportFormat.csv: "text/csv; charset=utf-8", ReportFormat.pdf: "application/pdf",
-          ReportFormat.dsse: ENVELOPE_MEDIA_TYPE}
-_SUFFIX = {ReportFormat.csv: "csv", ReportFormat.pdf: "pdf", ReportFormat.dsse: "dsse.json"}
-
-
-def _respond(session: Session, settings: Settings, report: BaseModel, fmt: ReportFormat,
-             name: str, to_csv: Callable[[], bytes], to_pdf: Callable[[], bytes]) -> Any:
-    if fmt is ReportFormat.json:
-        return report
-    if fmt is ReportFormat.dsse:
-        body = envelope_bytes(session, settings, report)
-    else:
-        body = to_csv() if fmt is ReportFormat.csv else to_pdf()
-    return Response(body, media_type=_MEDIA[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{name}.{_SUFFIX[fmt]}"'})
-
-
 @router.get("/copyright-evidence/{generation_id}", response_model=CopyrightEvidenceReport,
             responses=_FORMATS)
 def copyright_evidence(generation_id: str, session: SessionDep,
@@ -61,9 +41,8 @@ def copyright_evidence(generation_id: str, session: SessionDep,
     with inclusion proofs against the latest checkpoint. A rights holder gets it only for
     generations that matched its works, and sees only those matches."""
     report, images = service.copyright_evidence(session, settings, blobs, actor, generation_id)
-    return _respond(session, settings, report, format, f"copyright-evidence-{generation_id}",
-                    lambda: render_csv.evidence_csv(report),
-                    lambda: render_pdf.evidence_pdf(report, images))
+    return document_response(session, settings, report, format.value, f"copyright-evidence-{generation_id}", {
+        "csv": lambda: render_csv.evidence_csv(report), "pdf": lambda: render_pdf.evidence_pdf(report, images)})
 
 
 @router.get("/copyright-evidence/{generation_id}/thumbnails/{png_sha256}", response_class=Response,
@@ -99,8 +78,8 @@ def clearance(
     report = service.clearance(session, generation_id, production, use,
                                on or datetime.now(UTC).date(), territory, request.app.state.index.caught_up(session))
     name = f"clearance-{generation_id or 'production'}"
-    return _respond(session, settings, report, format, name, lambda: render_csv.clearance_csv(report),
-                    lambda: render_pdf.clearance_pdf(report))
+    return document_response(session, settings, report, format.value, name, {
+        "csv": lambda: render_csv.clearance_csv(report), "pdf": lambda: render_pdf.clearance_pdf(report)})
 
 
 @router.get("/compensation", response_model=CompensationStatement, responses=_FORMATS)
@@ -129,5 +108,5 @@ def compensation(
     report = statement.compensation(session, actor, model_id, period_start, period_end, pool,
                                     currency, training_share, match_basis)
     name = f"compensation-{model_id}-{period_start}-{period_end}"
-    return _respond(session, settings, report, format, name, lambda: render_csv.compensation_csv(report),
-                    lambda: render_pdf.compensation_pdf(report))
+    return document_response(session, settings, report, format.value, name, {
+        "csv": lambda: render_csv.compensation_csv(report), "pdf": lambda: render_pdf.compensation_pdf(report)})

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from registry.auth.deps import AnyActor, CheckReader, Writer
 from registry.core.deps import SessionDep, SettingsDep
 from registry.core.preconditions import ETAG_RESPONSE, IfMatch, Precondition, set_etag
-from registry.reports.signing import ENVELOPE_MEDIA_TYPE, envelope_bytes
+from registry.reports.responses import document_response
+from registry.reports.signing import ENVELOPE_MEDIA_TYPE
 from registry.trainingsummary import render_md, render_pdf, service
 from registry.trainingsummary.schemas import StatementIn, StatementRead, SummaryFormat, TrainingContentSummary
 
@@ -18,9 +19,6 @@ Format = Annotated[SummaryFormat, Query(description="json (default), dsse (signe
                                                     "`registry verify-report`), pdf, md (Markdown)")]
 _FORMATS: dict[int | str, dict[str, Any]] = {200: {"description": "The summary in the requested format",
                   "content": {ENVELOPE_MEDIA_TYPE: {}, "application/pdf": {}, "text/markdown": {}}}}
-_MEDIA = {SummaryFormat.dsse: ENVELOPE_MEDIA_TYPE, SummaryFormat.pdf: "application/pdf",
-          SummaryFormat.md: "text/markdown; charset=utf-8"}
-_SUFFIX = {SummaryFormat.dsse: "dsse.json", SummaryFormat.pdf: "pdf", SummaryFormat.md: "md"}
 
 
 @router.get("", response_model=TrainingContentSummary, responses=_FORMATS | {409: {
@@ -34,14 +32,8 @@ def training_summary(model_id: str, session: SessionDep, settings: SettingsDep, 
     modality in the template's ranges, crawled domains, licences, and the evidence of
     text-and-data-mining reservations. Each format carries the summary version and last update."""
     summary = service.summary(session, model_id, request.app.state.index.caught_up(session))
-    if format is SummaryFormat.json:
-        return summary
-    if format is SummaryFormat.dsse:
-        body = envelope_bytes(session, settings, summary)
-    else:
-        body = render_pdf.summary_pdf(summary) if format is SummaryFormat.pdf else render_md.summary_md(summary)
-    return Response(body, media_type=_MEDIA[format], headers={
-        "Content-Disposition": f'attachment; filename="training-summary-{model_id}.{_SUFFIX[format]}"'})
+    return document_response(session, settings, summary, format.value, f"training-summary-{model_id}", {
+        "pdf": lambda: render_pdf.summary_pdf(summary), "md": lambda: render_md.summary_md(summary)})
 
 
 @router.get("/statement", response_model=StatementRead, responses=ETAG_RESPONSE)
