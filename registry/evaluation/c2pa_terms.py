@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from registry.access import readable_asset_ids
 from registry.assets.content_credentials import constraint_text
 from registry.assets.models import Asset
-from registry.auth.actor import Actor
+from registry.auth.actor import SYSTEM_ACTOR, Actor
 from registry.evaluation.schemas import Obligation, Reason
 from registry.licences.models import Licence, grants_training_itself
 from registry.sources.models import Source
@@ -36,8 +36,7 @@ def c2pa_terms(session: Session, sources: Iterable[Source], licences: dict[str, 
     rows = session.exec(select(Asset).where(
         Asset.source_id.in_(source_licence), Asset.retired_at.is_(None),  # type: ignore[attr-defined]
         Asset.c2pa_ai_training.in_(RESTRICTIVE)).order_by(Asset.id)).all()  # type: ignore[union-attr]
-    named = (readable_asset_ids(session, reader, {a.id for a in rows}) if reader is not None
-             else {a.id for a in rows})
+    named = readable_asset_ids(session, reader or SYSTEM_ACTOR, {a.id for a in rows})
     for asset in rows:
         licence = licences.get(asset.licence_id or source_licence[asset.source_id])
         signed = _signed_by(asset) if asset.id in named else "signed by a signer not shown to you"

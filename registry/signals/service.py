@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from registry.access import readable_asset_ids, readable_assets, readable_sources
 from registry.assets.models import Asset
-from registry.auth.actor import Actor
+from registry.auth.actor import SYSTEM_ACTOR, Actor
 from registry.core.crud import filter_retired, get_or_404, require_live, retry_on_concurrent_change
 from registry.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from registry.core.ids import new_id
@@ -155,8 +155,7 @@ def signal_reasons(session: Session, sources: list[Source], on: date, licences: 
     cutoff = datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
     current = [(s, lic) for s, lic in _current(session, by_id, cutoff)
                if s.term in (Term.not_allowed.value, Term.constrained.value)]
-    named = (readable_asset_ids(session, reader, {s.asset_id for s, _ in current if s.asset_id})
-             if reader is not None else {s.asset_id for s, _ in current})
+    named = readable_asset_ids(session, reader or SYSTEM_ACTOR, {s.asset_id for s, _ in current if s.asset_id})
     for snapshot, asset_licence in current:
         licence = licences.get(asset_licence or by_id[snapshot.source_id].licence_id)
         if snapshot.term == Term.constrained.value and grants_training_itself(licence):
