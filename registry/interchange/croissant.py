@@ -10,7 +10,7 @@ import hashlib
 from typing import Any
 
 from registry.holders.models import RightsHolder
-from registry.interchange.facts import FileGroup, Links, SourceFacts, licence_url
+from registry.interchange.facts import FileGroup, Links, SourceFacts, acquisition, licence_url
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
 MEDIA_TYPE = f'application/ld+json; profile="{CONFORMS_TO}"'
@@ -90,8 +90,7 @@ def _agent(holder: RightsHolder) -> dict[str, Any]:
 
 def _collection(facts: SourceFacts) -> str:
     source = facts.source
-    text = f"Acquired as {source.acquisition_method.replace('_', ' ')}"
-    text += f" on {source.acquired_on.isoformat()}." if source.acquired_on else "."
+    text = f"Acquired as {acquisition(source)}."
     reserved = sorted({s["signal"] for s in source.opt_out_signals if s.get("reserved")})
     if reserved:
         text += " Rights reserved against text and data mining by: " + ", ".join(reserved) + "."

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from registry.interchange.facts import Links, SourceFacts, licence_url
+from registry.interchange.facts import Links, SourceFacts, acquisition, licence_url
 from registry.licences.models import Licence
 from registry.licences.spdx import listed_licence_id
 
@@ -64,8 +64,7 @@ def dataset_card(facts: SourceFacts, links: Links) -> str:
         lines += [source.description, ""]
     lines += ["## Provenance", "",
               f"- Registry record: {links.source(source.id)}",
-              f"- Acquisition: {source.acquisition_method.replace('_', ' ')}"
-              + (f" on {source.acquired_on.isoformat()}" if source.acquired_on else ""),
+              f"- Acquisition: {acquisition(source)}",
               f"- Rights holders: {', '.join(h.name for h in facts.holders) or 'none recorded'}",
               f"- Files: {facts.asset_count}"]
     if manifest:

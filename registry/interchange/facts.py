@@ -53,6 +53,12 @@ def licence_url(licence: Licence, links: Links) -> str:
     return licence.url or links.licence(licence.id)
 
 
+def acquisition(source: Source) -> str:
+    """How and when the source was acquired, as every document words it: "licensed on 2026-03-01"."""
+    return source.acquisition_method.replace("_", " ") + (
+        f" on {source.acquired_on.isoformat()}" if source.acquired_on else "")
+
+
 @dataclass
 class FileGroup:
     """The reader's live assets of one media type under one licence (a Croissant FileSet)."""

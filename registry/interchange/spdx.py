@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from registry.access import readable_source_ids
 from registry.auth.actor import Actor
 from registry.holders.models import RightsHolder
-from registry.interchange.facts import Links
+from registry.interchange.facts import Links, acquisition
 from registry.licences.models import Licence
 from registry.lineage.models import AIModel, ModelSource
 from registry.lineage.service import get_model, training_mix
@@ -141,8 +141,7 @@ def _dataset(builder: _Builder, trained: TrainingSource, agents: dict[str, Any])
         software_downloadLocation=f"{links.source(source.id)}/croissant",
         software_homePage=source.uri or links.source(source.id),
         releaseTime=_instant(manifest.issued_at),
-        dataset_dataCollectionProcess=f"Acquired as {source.acquisition_method.replace('_', ' ')}"
-                                      + (f" on {source.acquired_on.isoformat()}" if source.acquired_on else ""),
+        dataset_dataCollectionProcess=f"Acquired as {acquisition(source)}",
         comment=f"Source {source.id} as pinned by manifest {manifest.id}, weight "
                 f"{trained.link.weight.normalize()} in the training mix; verifiedUsing is the SHA-256 "
                 "of the signed manifest's payload, which lists every file by SHA-256."))
