@@ -2,7 +2,8 @@
 
 The manifest store is read from the staged bytes by the C2PA SDK (``c2pa-python``) with
 remote manifests and OCSP never fetched: a file whose manifest lives only at a URL is
-recorded as ``unverified`` (neither intact nor tampered as far as the registry knows). Two answers are kept apart:
+recorded as ``unverified`` (neither intact nor tampered as far as the registry knows). Two
+answers are kept apart:
 
 * **valid**: the claim signature checks and every hash (the file's bytes, each assertion)
   matches: the manifest is intact and was signed by the holder of that certificate;
@@ -17,6 +18,7 @@ manifest's assertions are not imported, since nothing vouches for them.
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +91,10 @@ def read_content_credentials(path: Path, media_type: str,
     return _from_store(store)
 
 
-def _supported_media_types() -> set[str]:
-    return set(c2pa.Reader.get_supported_mime_types())
+@cache
+def _supported_media_types() -> frozenset[str]:
+    """Asked of the SDK once per process, not on every upload."""
+    return frozenset(c2pa.Reader.get_supported_mime_types())
 
 
 def _from_store(store: dict[str, Any]) -> ContentCredentials:

@@ -26,7 +26,7 @@ class Asset(Timestamps, Retirable, Versioned, table=True):
     licence_id: str | None = Field(default=None, foreign_key="licence.id", max_length=40,
                                    index=True)
     # Content Credentials read at ingest (assets/content_credentials.py). State None: the asset
-    # was registered before the registry read them; otherwise none | valid | invalid.
+    # was registered before the registry read them; otherwise none | valid | invalid | unverified.
     c2pa_state: str | None = Field(default=None, max_length=10)
     c2pa_trusted: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     c2pa_manifest_label: str | None = Field(default=None, max_length=2000)
