@@ -425,10 +425,14 @@ def fingerprint_command(
     Exit status 0, 2 when the file cannot be fingerprinted."""
     from registry.checks.service import describe
     from registry.core.errors import RegistryError
+    from registry.fingerprints.clip_query import ClipDescriptors
     from registry.fingerprints.descriptors import to_json
+    from registry.fingerprints.records import reframe_part
 
     try:
         _, descriptor = describe(path, Settings())
+        if isinstance(descriptor, ClipDescriptors):
+            reframe_part(descriptor)  # read now, so that the file's errors are told as such
     except RegistryError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from None

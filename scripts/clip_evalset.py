@@ -61,11 +61,18 @@ from registry.fingerprints.alignment import (
     match_video,
     register_video,
 )
+from registry.fingerprints.clip_query import reframe_query
 from registry.fingerprints.index import FrameHashIndex, popcount64, split_frame_ids
 from registry.fingerprints.keyframes import keyframe_id
 from registry.fingerprints.matching import Matcher, MemoryStore
 from registry.fingerprints.reframe import ReferenceGrid, find_reframed, prefer_reframed, reframe_wanted
-from registry.fingerprints.video import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, VideoFingerprint, fingerprint_video
+from registry.fingerprints.video import (
+    DEFAULT_MAX_DURATION_S,
+    DEFAULT_MAX_PIXELS,
+    VideoFingerprint,
+    decode_frames,
+    fingerprint_video,
+)
 
 BUNNY, BIKES = 0, 1
 WORK_CLIPS = {BUNNY: "bigbuckbunny", BIKES: "bikes"}
@@ -752,8 +759,9 @@ def evaluate_one(query: ClipQuery, refs: dict[int, VideoFingerprint],
     matches = match_video(fp, index)
     if keyframes is not None and reframe_wanted(matches, fp.duration_s):  # as checks.service
         grids = reference_grids(refs)
-        found = find_reframed(data, fp.duration_s, keyframes, lambda nos: {n: grids[n] for n in nos},
-                              max_duration_s=DEFAULT_MAX_DURATION_S, max_pixels=DEFAULT_MAX_PIXELS)
+        query_side = reframe_query(decode_frames(data, max_duration_s=DEFAULT_MAX_DURATION_S,
+                                                 max_pixels=DEFAULT_MAX_PIXELS), fp.duration_s)
+        found = find_reframed(query_side, keyframes, lambda nos: {n: grids[n] for n in nos})
         matches, reframed = prefer_reframed(matches, found)
         matches = sorted([r.match for r in reframed] + matches, key=lambda m: -m.matched_frames)
     t3 = time.perf_counter()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from registry.fingerprints.clip_query import MAX_GRAYS
 from registry.fingerprints.descriptors import from_json, to_json
 from tests import media
 from tests.conftest import Api
@@ -58,7 +59,7 @@ def test_an_image_descriptor_gets_the_uploads_verdict_and_matches(
     copied = _edited_astronaut(tmp_path / "copy.jpg")
     descriptor = _fingerprint(cli, copied, tmp_path)
     assert (descriptor["format"], descriptor["version"], descriptor["kind"]) == (
-        "registry.query-descriptor", 1, "image")
+        "registry.query-descriptor", 2, "image")
     uploaded = _upload(admin, copied, "/v1/checks")
     sent = _send(admin, "/v1/checks/fingerprints", descriptor)
     [item] = sent["items"]
@@ -103,6 +104,30 @@ def test_a_clip_descriptor_gets_the_uploads_spans(
     assert match["spans"][0]["offset_s"] == pytest.approx(3.0, abs=0.1)
 
 
+@pytest.mark.parametrize(("start", "edit"), [
+    (1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
+    (3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
+], ids=["picture-in-picture", "off-centre 50% crop"])
+def test_a_reframed_clips_descriptor_is_searched_as_the_upload(
+        admin: Api, registered: dict, cli, tmp_path: Path, start: float, edit: dict) -> None:  # type: ignore[no-untyped-def]
+    copied = media.make_variant(media.clip("bikes.mp4"), tmp_path / "copy.mp4", start=start,
+                                duration=2.5, **edit)
+    descriptor = _fingerprint(cli, copied, tmp_path)
+    looks, grays = descriptor["reframe"]["looks"], descriptor["reframe"]["grays"]
+    assert looks["count"] == 5 and grays["count"] == descriptor["frames"]["count"]
+    uploaded = _upload(admin, copied, "/v1/checks")
+    [item] = _send(admin, "/v1/checks/fingerprints", descriptor)["items"]
+    assert item["verdict"] == uploaded["verdict"] == "copy"
+    assert item["matches"] == uploaded["matches"]
+    [match] = item["matches"]
+    assert (match["asset_id"], match["channel"]) == (registered["bikes"], "local_features")
+    assert match["spans"][0]["offset_s"] == pytest.approx(start, abs=0.04)
+    # the frame hashes alone (a version 1 descriptor, a hash-only client) do not find it
+    hashes_only = {k: v for k, v in descriptor.items() if k != "reframe"} | {"version": 1}
+    [item] = _send(admin, "/v1/checks/fingerprints", hashes_only)["items"]
+    assert item["verdict"] == "clear"
+
+
 def test_the_json_form_round_trips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for path in (media.image("coffee.png"), media.clip("bikes.mp4")):
         written = _fingerprint(cli, path, tmp_path)
@@ -131,6 +156,8 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
     media.make_variant(media.clip("bikes.mp4"), clip_file, duration=0.5)
     clip = _fingerprint(cli, clip_file, tmp_path)
     n = image["orb"]["plain"]["count"]
+    looks = clip["reframe"]["looks"]
+    gw, gh = clip["reframe"]["grays"]["size"]
     too_many = {"count": 1001, "codes": _b64(1001 * 32), "points": _b64(1001 * 8), "angles": _b64(1001)}
 
     def frames(n: int, times: np.ndarray | None = None, informative: int = 1) -> dict:
@@ -139,7 +166,15 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
                                    "phashes": _b64(bytes(8 * n)), "mirror_phashes": _b64(bytes(8 * n)),
                                    "informative": _b64(bytes([informative]) * n)}}
     cases = [
-        (_changed(image, "version", 2), "unsupported descriptor version 2: this registry reads version(s) 1"),
+        (_changed(image, "version", 3), "unsupported descriptor version 3: this registry reads version(s) 1, 2"),
+        (_changed(clip, "version", 1), "reframe: not part of descriptor version 1"),
+        (_changed(clip, "reframe.grays.size", [gw + 1, gh]), "reframe.grays.size"),
+        (_changed(clip, "reframe.grays.pixels", _b64(gw * gh)), "reframe.grays.pixels: expected the base64"),
+        (_changed(clip, "reframe.grays.count", MAX_GRAYS + 1), "reframe.grays.count"),
+        (_changed(clip, "reframe.looks.timestamps", _b64(np.full(looks["count"], np.nan).tobytes())),
+         "reframe.looks.timestamps: strictly increasing"),
+        (_changed(clip, "reframe.looks.frames", looks["frames"][:-1]), "reframe.looks.frames"),
+        (_changed(clip, "reframe.looks.frames.0.orb.plain.count", 1), "reframe.looks.frames[0].orb.plain.codes"),
         (_changed(clip, "version", "1"), "unsupported descriptor version '1'"),
         (_changed(image, "fingerprint_version", 7), "fingerprint version 7, but this registry's is 1"),
         (_changed(image, "format", "something.else"), "not a query descriptor"),
@@ -153,7 +188,7 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
         (_changed(image, "size", [0, 768]), "size"),
         (_changed(image, "size", [768, 768, 3]), "size"),
         (_changed(image, "retries", image["retries"][:1]), "retries"),
-        (_changed(image, "retries.0.size", image["size"]), "retries[0].size: the ORB frame has a long side of 512"),
+        (_changed(image, "retries.0.size", image["size"]), "retries[0].size: the frame has a long side of 512"),
         (_changed(image, "retries.1.orb.mirror.points", base64.b64encode(
             b"\xff" * 8 * image["retries"][1]["orb"]["mirror"]["count"]).decode()),
          "retries[1].orb.mirror.points: keypoints must lie in the"),

@@ -26,7 +26,6 @@ from registry.core.ids import new_id
 from registry.core.models import utcnow
 from registry.core.pagination import paginate
 from registry.fingerprints.live import LiveIndex
-from registry.fingerprints.records import fingerprint_clip_file
 from registry.unit_of_work import commit_change
 
 ENTITY = "check_job"
@@ -147,8 +146,8 @@ def check_file(session: Session, live: LiveIndex, blobs: LocalBlobStore, setting
         with path.open("rb") as stream:  # already in the blob store: nothing more to keep
             item = checks.check_upload(session, live, blobs, settings, name, stream, keep=False)
         return Checked(item, "image", 1, 0.0)
-    fp = fingerprint_clip_file(path, settings.job_clip_max_seconds, settings.max_image_pixels,
-                               reference=False, progress=progress)
-    item = checks.check_descriptor(session, live, name, fp, sha256, media_type, upload=checks.ClipFile(
-        path, settings.job_clip_max_seconds, settings.max_image_pixels))
+    clip = checks.clip_descriptors(path, settings.job_clip_max_seconds, settings.max_image_pixels,
+                                   progress)
+    item = checks.check_descriptor(session, live, name, clip, sha256, media_type)
+    fp = clip.fingerprint
     return Checked(item, "clip", fp.frames_decoded, round(fp.duration_s, 3))

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from registry.fingerprints import clip_query
 from registry.fingerprints import descriptors as fmt
 from registry.fingerprints.image import (
     FINGERPRINT_VERSION,
@@ -87,18 +88,24 @@ class _Descriptor(BaseModel):
         return self._decoded
 
 
-class ImageDescriptor(_Descriptor):
-    """What a check computes from an uploaded image: four pHash variants and the ORB
-    keypoints of the picture and of its mirror image, at the first frame size and at each
-    retry size."""
+class _ImageViews(BaseModel):
+    """The four pHash variants of a picture and its ORB keypoints, plain and mirrored."""
 
-    kind: Literal["image"]
+    model_config = ConfigDict(extra="forbid")
     phash: PHash = Field(description="imagehash.phash of the picture (what hash-only clients send)")
     variants: PHashVariants
     size: list[int] = Field(min_length=2, max_length=2, description=(
         f"[width, height] of the frame ORB ran on: the picture resized to a long side of "
         f"{QUERY_WORK_SIDE}"))
     orb: OrbVariants
+
+
+class ImageDescriptor(_Descriptor, _ImageViews):
+    """What a check computes from an uploaded image: four pHash variants and the ORB
+    keypoints of the picture and of its mirror image, at the first frame size and at each
+    retry size."""
+
+    kind: Literal["image"]
     retries: list[OrbRetryView] = Field(
         min_length=len(QUERY_RETRY_SIDES), max_length=len(QUERY_RETRY_SIDES), description=(
             f"The keypoints again with the picture resized to long sides "
@@ -120,12 +127,53 @@ class ClipFrames(BaseModel):
                                fmt.MAX_FRAMES)
 
 
+class ClipLook(_ImageViews):
+    """One look of the reframe search: a frame described as an uploaded image would be."""
+
+    retries: list[OrbRetryView] = Field(
+        min_length=len(QUERY_RETRY_SIDES), max_length=len(QUERY_RETRY_SIDES),
+        description="As an image descriptor's")
+
+
+class ClipLooks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=0, le=clip_query.MAX_LOOKS, description="Looks")
+    timestamps: str = _base64(8, "float64 little-endian seconds of each look's frame",
+                              clip_query.MAX_LOOKS)
+    frames: list[ClipLook] = Field(max_length=clip_query.MAX_LOOKS)
+
+
+class ClipGrays(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=0, le=clip_query.MAX_GRAYS, description="Grey frames")
+    size: list[int] = Field(min_length=2, max_length=2, description=(
+        f"[width, height] of every grey frame: long side {clip_query.GRAY_SIDE}"))
+    timestamps: str = _base64(8, "float64 little-endian seconds of each grey frame",
+                              clip_query.MAX_GRAYS)
+    pixels: str = Field(
+        max_length=fmt.base64_length(clip_query.MAX_GRAYS * clip_query.GRAY_SIDE ** 2),
+        description="base64 of count x height x width bytes: grey levels, row by row")
+
+
+class ClipReframe(BaseModel):
+    """What the reframe search reads of the clip (9:16 reframes, pan-and-scan,
+    picture-in-picture): a look every half second and a small grey frame per sampled
+    frame (both sparser for long clips). Without it a clip descriptor gets the frame
+    hashes' verdict only."""
+
+    model_config = ConfigDict(extra="forbid")
+    looks: ClipLooks
+    grays: ClipGrays
+
+
 class ClipDescriptor(_Descriptor):
     """What a check computes from an uploaded clip: per sampled frame its time, pHash,
-    mirrored pHash and whether it has visible detail."""
+    mirrored pHash and whether it has visible detail; from version 2, the reframe
+    search's looks and grey frames."""
 
     kind: Literal["clip"]
     frames: ClipFrames
+    reframe: ClipReframe | None = Field(default=None, description="Version 2 and later")
 
 
 QueryDescriptor = Annotated[ImageDescriptor | ClipDescriptor, Field(discriminator="kind")]

@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO
 
 import numpy as np
 import sqlalchemy as sa
@@ -31,13 +31,14 @@ from registry.fingerprints.alignment import (
     span_votes,
     window,
 )
+from registry.fingerprints.clip_query import ClipDescriptors
 from registry.fingerprints.descriptors import Descriptor
 from registry.fingerprints.image import QueryDescriptors
 from registry.fingerprints.index import split_frame_ids
 from registry.fingerprints.live import LiveIndex
 from registry.fingerprints.matching import SCORE_DECIMALS, Candidate, Evidence, Fit, score, strength, verdict
 from registry.fingerprints.models import FingerprintSet
-from registry.fingerprints.records import fingerprint_clip_file, load_clip_frames, query_image_file
+from registry.fingerprints.records import fingerprint_clip_file, load_clip_frames, query_image_file, reframe_part
 from registry.fingerprints.reframe import ReferenceGrid, ReframedMatch, find_reframed, prefer_reframed, reframe_wanted
 from registry.fingerprints.video import VideoFingerprint
 from registry.licences.models import Licence
@@ -187,24 +188,14 @@ def _reframed_hits(found: list[ReframedMatch]) -> list[Hit]:
     return hits
 
 
-class ClipFile(NamedTuple):
-    """The clip file a descriptor was computed from, with the limits it was decoded under."""
-
-    path: Path
-    max_seconds: float
-    max_pixels: int
-
-
-def _clip_hits(session: Session, live: LiveIndex, fp: VideoFingerprint,
-               upload: ClipFile | None = None) -> list[Hit]:
-    """``upload``: searched for reframed copies when the frame hashes find no long span
-    (reframe.py); a descriptor alone carries no pictures to search."""
+def _clip_hits(session: Session, live: LiveIndex, clip: ClipDescriptors) -> list[Hit]:
+    """Searched for reframed copies when the frame hashes find no long span (reframe.py)
+    and the clip has a reframe part (an upload always does; a descriptor when sent)."""
+    fp = clip.fingerprint
     matches = match_video(fp, live.frames)
     reframed: list[ReframedMatch] = []
-    if upload is not None and reframe_wanted(matches, fp.duration_s):
-        found = find_reframed(upload.path, fp.duration_s, live.keyframes,
-                              lambda nos: _reference_grids(session, nos),
-                              max_duration_s=upload.max_seconds, max_pixels=upload.max_pixels)
+    if reframe_wanted(matches, fp.duration_s) and (query := reframe_part(clip)) is not None:
+        found = find_reframed(query, live.keyframes, lambda nos: _reference_grids(session, nos))
         matches, reframed = prefer_reframed(matches, found)
     by_asset: dict[int, list[ClipMatch]] = defaultdict(list)
     for m in matches:
@@ -261,23 +252,27 @@ def _item(name: str, sha256: str | None, media_type: str | None, matches: list[M
 
 
 def describe(path: Path, settings: Settings) -> tuple[MediaInfo, Descriptor]:
-    """What a check matches of a file -- an image's query descriptors, a clip's query-side
-    fingerprint -- under the upload limits. ``registry fingerprint`` writes the same, so a
-    descriptor sent instead of the file is matched identically."""
+    """What a check matches of a file -- an image's query descriptors, a clip's frame
+    hashes and reframe part (read from ``path`` when first needed) -- under the upload
+    limits. ``registry fingerprint`` writes the same, so a descriptor sent instead of the
+    file is matched identically."""
     info = probe(path, max_pixels=settings.max_image_pixels,
                  max_clip_seconds=settings.max_clip_seconds)
     if info.is_video:
-        return info, fingerprint_clip_file(path, settings.max_clip_seconds,
-                                           settings.max_image_pixels, reference=False)
+        return info, clip_descriptors(path, settings.max_clip_seconds, settings.max_image_pixels)
     return info, query_image_file(path, settings.max_image_pixels)
 
 
+def clip_descriptors(path: Path, max_seconds: float, max_pixels: int,
+                     progress: Callable[[int, float], None] | None = None) -> ClipDescriptors:
+    fp = fingerprint_clip_file(path, max_seconds, max_pixels, reference=False, progress=progress)
+    return ClipDescriptors(fp, path=path, max_duration_s=max_seconds, max_pixels=max_pixels)
+
+
 def check_descriptor(session: Session, live: LiveIndex, name: str, descriptor: Descriptor,
-                     sha256: str | None = None, media_type: str | None = None,
-                     upload: ClipFile | None = None) -> CheckItem:
-    """The matching rule, whether the descriptor was computed here from an upload or sent
-    (``upload``: the file it was computed from, see ``_clip_hits``)."""
-    hits = (_clip_hits(session, live, descriptor, upload) if isinstance(descriptor, VideoFingerprint)
+                     sha256: str | None = None, media_type: str | None = None) -> CheckItem:
+    """The matching rule, whether the descriptor was computed here from an upload or sent."""
+    hits = (_clip_hits(session, live, descriptor) if isinstance(descriptor, ClipDescriptors)
             else _image_hits(session, live, descriptor))
     return _item(name, sha256, media_type, _resolve(session, live, hits))
 
@@ -292,9 +287,7 @@ def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, setti
         info, descriptor = describe(staged, settings)
         if on_staged is not None:
             on_staged(staged, info)
-        item = check_descriptor(session, live, name, descriptor, sha256, info.media_type,
-                                upload=ClipFile(staged, settings.max_clip_seconds,
-                                                settings.max_image_pixels))
+        item = check_descriptor(session, live, name, descriptor, sha256, info.media_type)
         # Kept by digest (the check records it) so that evidence reports can show the
         # generated frames next to the registered ones; identical uploads share one blob.
         if keep:
@@ -316,7 +309,7 @@ def check_fingerprints(session: Session, live: LiveIndex, query: FingerprintQuer
         fp = VideoFingerprint(times, codes, codes, np.ones(len(codes), bool), float(times[-1]),
                               0, 0, "client", None, len(codes), 0.0)
         return [_item("clip fingerprints", None, None,
-                      _resolve(session, live, _clip_hits(session, live, fp)))]
+                      _resolve(session, live, _clip_hits(session, live, ClipDescriptors(fp))))]
     items = []
     for text, code in zip(query.phashes, hashes, strict=True):
         image_hits = [_phash_hit(no, "image", d) for no, d in live.images.lookup_phash(code)]

@@ -27,8 +27,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 512 * 1024 * 1024
     max_image_pixels: int = 80_000_000
     max_clip_seconds: float = 600.0
-    # Room for a full request of query descriptors (~330 KB per image) in one body.
-    max_json_bytes: int = 16 * 1024 * 1024
+    # Room for a full request of query descriptors in one body: ~330 KB per image, and a
+    # minute-long clip's (its reframe part: ~26 MB, at most ~50 MB for any clip).
+    max_json_bytes: int = 64 * 1024 * 1024
     # Clips longer than this are refused by POST /v1/checks and checked as jobs
     # (POST /v1/check-jobs), which accept clips up to job_clip_max_seconds.
     sync_clip_max_seconds: float = 60.0

@@ -4,15 +4,16 @@ file, with the upload's full robustness and none of its bytes.
 
 An image descriptor is a ``QueryDescriptors`` (the four pHash variants and the plain and
 mirrored ORB keypoints, at the engine's first frame size and at each retry size); a clip
-descriptor is the query side of a ``VideoFingerprint``
-(per sampled frame: time, pHash, mirrored pHash, informative flag). ``to_json`` and
-``from_json`` are exact inverses on everything the engine reads -- ORB positions travel
-as the float32 values ORB produced, times as the float64 repr JSON round-trips -- so a
-descriptor gets bit-identical evidence to the upload it was computed from.
+descriptor is a ``ClipDescriptors`` (clip_query.py): the query side of a
+``VideoFingerprint`` (per sampled frame: time, pHash, mirrored pHash, informative flag)
+and the reframe search's looks and grey frames. ``to_json`` and ``from_json`` are exact
+inverses on everything the engine reads -- ORB positions travel as the float32 values
+ORB produced, times as float64 -- so a descriptor gets bit-identical evidence to the
+upload it was computed from.
 
-Format version 1::
+Format version 2::
 
-    {"format": "registry.query-descriptor", "version": 1, "fingerprint_version": 1,
+    {"format": "registry.query-descriptor", "version": 2, "fingerprint_version": 1,
      "kind": "image", "name": "copy.jpg",
      "phash": "<16 hex: imagehash.phash of the picture>",
      "variants": {"mirror": "<16 hex>", "trim": "<16 hex>", "trim_mirror": "<16 hex>"},
@@ -24,16 +25,26 @@ Format version 1::
      "retries": [{"size": [w, h], "orb": {...}},   # the same at each QUERY_RETRY_SIDES
                  ...]}                             # long side, in that order
 
-    {"format": ..., "version": 1, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
+    {"format": ..., "version": 2, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
      "frames": {"count": n,
                 "timestamps": base64 n float64 little-endian (seconds, strictly increasing),
                 "phashes": base64 n x 8 bytes (each pHash big-endian: its 16 hex digits),
                 "mirror_phashes": base64 n x 8 bytes (of the mirrored frames),
-                "informative": base64 n bytes, 1 or 0 (0: a flat frame, not matched)}}
+                "informative": base64 n bytes, 1 or 0 (0: a flat frame, not matched)},
+     "reframe": {                  # optional: without it, no reframe search
+        "looks": {"count": m, "timestamps": base64 m float64 little-endian,
+                  "frames": [{"phash": ..., "variants": ..., "size": ..., "orb": ...,
+                              "retries": [...]}, ...]},   # each as an image's fields
+        "grays": {"count": k, "size": [w, h],             # long side clip_query.GRAY_SIDE
+                  "timestamps": base64 k float64 little-endian,
+                  "pixels": base64 k x h x w bytes (grey levels, row by row)}}}
 
-Arrays travel as base64 of their bytes: exact, and compact enough that a clip of
-MAX_FRAMES frames (~670 KB) or an image (~330 KB: three frame sizes of up to 1000
-keypoints, plain and mirrored) fits well inside the default 16 MiB JSON body.
+Version 1 is the same without the clip's "reframe" part, and is still read.
+
+Arrays travel as base64 of their bytes: exact, and compact enough that a clip's frame
+hashes (~670 KB for MAX_FRAMES frames) or an image (~330 KB: three frame sizes of up to
+1000 keypoints, plain and mirrored) fit well inside the default 64 MiB JSON body; a
+clip's reframe part grows with its length (see clip_query.py).
 
 ``fingerprint_version`` is the engine's ``FINGERPRINT_VERSION``: descriptors made by
 another version of the algorithms (pHash, ORB settings, frame sampling) are refused
@@ -50,6 +61,13 @@ from typing import Any
 
 import numpy as np
 
+from registry.fingerprints.clip_query import (
+    GRAY_SIDE,
+    MAX_GRAYS,
+    MAX_LOOKS,
+    ClipDescriptors,
+    ReframeQuery,
+)
 from registry.fingerprints.image import (
     FINGERPRINT_VERSION,
     ORB_CODE_BYTES,
@@ -62,8 +80,8 @@ from registry.fingerprints.image import (
 from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"
-VERSION = 1
-SUPPORTED_VERSIONS = (VERSION,)
+VERSION = 2
+SUPPORTED_VERSIONS = (1, VERSION)  # 1: the same without a clip's "reframe" part
 KINDS = ("image", "clip")
 MAX_FRAMES = 20_000  # > 10 minutes at the 30 frames a second the engine samples
 MAX_TIME_S = 4_000_000.0
@@ -74,7 +92,7 @@ _POINT_DTYPE = "<f4"
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
 FRAME_COLUMNS = {"timestamps": "<f8", "phashes": ">u8", "mirror_phashes": ">u8", "informative": "u1"}
 
-Descriptor = QueryDescriptors | VideoFingerprint
+Descriptor = QueryDescriptors | ClipDescriptors
 
 
 class DescriptorError(ValueError):
@@ -92,11 +110,12 @@ def base64_length(n_bytes: int) -> int:
 
 
 def to_json(descriptor: Descriptor, name: str | None = None) -> dict[str, Any]:
-    """The JSON form of an image's ``QueryDescriptors`` or a clip's query-side fingerprint."""
+    """The JSON form of an image's ``QueryDescriptors`` or a clip's ``ClipDescriptors``
+    (its reframe part included when it has one: computed first if need be)."""
     header = {"format": FORMAT, "version": VERSION, "fingerprint_version": FINGERPRINT_VERSION}
     if name is not None:
         header["name"] = name
-    if isinstance(descriptor, VideoFingerprint):
+    if isinstance(descriptor, ClipDescriptors):
         return {**header, "kind": "clip", **_clip_json(descriptor)}
     return {**header, "kind": "image", **_image_json(descriptor)}
 
@@ -127,11 +146,22 @@ def _image_json(query: QueryDescriptors) -> dict[str, Any]:
             **_view_json(first), "retries": [_view_json(view) for view in retries]}
 
 
-def _clip_json(fp: VideoFingerprint) -> dict[str, Any]:
+def _clip_json(clip: ClipDescriptors) -> dict[str, Any]:
+    fp = clip.fingerprint
     columns = (fp.timestamps, fp.hashes, fp.mirror_hashes, fp.informative)
-    return {"frames": {"count": len(fp), **{
+    out: dict[str, Any] = {"frames": {"count": len(fp), **{
         key: _b64(np.asarray(values).astype(dtype).tobytes())
         for (key, dtype), values in zip(FRAME_COLUMNS.items(), columns, strict=True)}}}
+    reframe = clip.reframe
+    if reframe is not None:
+        out["reframe"] = {
+            "looks": {"count": len(reframe.looks), "timestamps": _b64(reframe.look_times.astype("<f8").tobytes()),
+                      "frames": [_image_json(look) for look in reframe.looks]},
+            "grays": {"count": len(reframe.grays),
+                      "size": [int(reframe.grays.shape[2]), int(reframe.grays.shape[1])],
+                      "timestamps": _b64(reframe.gray_times.astype("<f8").tobytes()),
+                      "pixels": _b64(np.ascontiguousarray(reframe.grays, np.uint8).tobytes())}}
+    return out
 
 
 # --------------------------------------------------------------------------- reading
@@ -200,7 +230,7 @@ def _size(data: dict, side: int, where: str) -> tuple[int, int]:
         raise DescriptorError(f"{where}size: expected [width, height]")
     width, height = size
     if not (1 <= width <= side and 1 <= height <= side and max(width, height) == side):
-        raise DescriptorError(f"{where}size: the ORB frame has a long side of {side} pixels "
+        raise DescriptorError(f"{where}size: the frame has a long side of {side} pixels "
                               f"and a short side of at least 1, got {width}x{height}")
     return width, height
 
@@ -222,19 +252,19 @@ def _orb(data: Any, where: str, size: tuple[int, int]) -> tuple[np.ndarray, np.n
     return codes.reshape(n, ORB_CODE_BYTES).copy(), points, angles.copy()
 
 
-def _image(data: dict) -> QueryDescriptors:
-    variants = _field(data, "variants", dict)
+def _image(data: dict, where: str = "") -> QueryDescriptors:
+    variants = _field(data, "variants", dict, where)
     if set(variants) != set(PHASH_VARIANTS):
-        raise DescriptorError(f"variants: expected exactly {', '.join(PHASH_VARIANTS)}")
-    phash = {"plain": _code(data.get("phash"), "phash"),
-             **{v: _code(variants[v], f"variants.{v}") for v in PHASH_VARIANTS}}
-    first = _view(data, QUERY_WORK_SIDE, "")
+        raise DescriptorError(f"{where}variants: expected exactly {', '.join(PHASH_VARIANTS)}")
+    phash = {"plain": _code(data.get("phash"), f"{where}phash"),
+             **{v: _code(variants[v], f"{where}variants.{v}") for v in PHASH_VARIANTS}}
+    first = _view(data, QUERY_WORK_SIDE, where)
     retries = data.get("retries")
     if not isinstance(retries, list) or len(retries) != len(QUERY_RETRY_SIDES):
-        raise DescriptorError(f"retries: expected {len(QUERY_RETRY_SIDES)} views, at long sides "
-                              f"{', '.join(map(str, QUERY_RETRY_SIDES))}")
+        raise DescriptorError(f"{where}retries: expected {len(QUERY_RETRY_SIDES)} views, at long "
+                              f"sides {', '.join(map(str, QUERY_RETRY_SIDES))}")
     return QueryDescriptors(phash=phash, orb=first.orb, size=first.size, retry_views=tuple(
-        _view(view, side, f"retries[{i}].")
+        _view(view, side, f"{where}retries[{i}].")
         for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))))
 
 
@@ -248,7 +278,7 @@ def _view(data: Any, side: int, where: str) -> OrbView:
     return OrbView({v: _orb(orb[v], f"{where}orb.{v}", size) for v in ORB_VARIANTS}, size)
 
 
-def _clip(data: dict) -> VideoFingerprint:
+def _clip(data: dict) -> ClipDescriptors:
     frames = _field(data, "frames", dict)
     n = _field(frames, "count", int, "frames.")
     if not 1 <= n <= MAX_FRAMES:
@@ -256,14 +286,53 @@ def _clip(data: dict) -> VideoFingerprint:
     times, hashes, mirrors, informative = (
         np.frombuffer(_bytes(frames.get(key), f"frames.{key}", n * np.dtype(dtype).itemsize), dtype)
         for key, dtype in FRAME_COLUMNS.items())
-    times = times.astype(np.float64)
-    if not (np.isfinite(times).all() and (np.abs(times) < MAX_TIME_S).all()
-            and (np.diff(times) > 0).all()):
-        raise DescriptorError(f"frames.timestamps: strictly increasing seconds within ±{MAX_TIME_S:g}")
+    times = _times(times, "frames.timestamps")
     if (informative > 1).any():
         raise DescriptorError("frames.informative: 1 or 0 per frame")
     # Only the per-frame columns take part in matching; the rest describes the query.
-    return VideoFingerprint(times, hashes.astype(np.uint64), mirrors.astype(np.uint64),
-                            informative.astype(bool), duration_s=float(times[-1]), width=0,
-                            height=0, codec="descriptor", frame_rate=None, frames_decoded=n,
-                            sample_fps=DEFAULT_SAMPLE_FPS)
+    fp = VideoFingerprint(times, hashes.astype(np.uint64), mirrors.astype(np.uint64),
+                          informative.astype(bool), duration_s=float(times[-1]), width=0,
+                          height=0, codec="descriptor", frame_rate=None, frames_decoded=n,
+                          sample_fps=DEFAULT_SAMPLE_FPS)
+    if "reframe" not in data:
+        return ClipDescriptors(fp)
+    if data["version"] < 2:
+        raise DescriptorError('reframe: not part of descriptor version 1 (write "version": 2)')
+    reframe = _field(data, "reframe", dict)
+    return ClipDescriptors(fp, reframe_sent=_reframe(reframe))
+
+
+def _times(values: np.ndarray, where: str) -> np.ndarray:
+    times = values.astype(np.float64)
+    if not (np.isfinite(times).all() and (np.abs(times) < MAX_TIME_S).all()
+            and (np.diff(times) > 0).all()):
+        raise DescriptorError(f"{where}: strictly increasing seconds within ±{MAX_TIME_S:g}")
+    return times
+
+
+def _reframe(data: dict) -> ReframeQuery:
+    looks = _field(data, "looks", dict, "reframe.")
+    m = _field(looks, "count", int, "reframe.looks.")
+    if not 0 <= m <= MAX_LOOKS:
+        raise DescriptorError(f"reframe.looks.count: at most {MAX_LOOKS} looks, got {m}")
+    look_times = _times(np.frombuffer(_bytes(looks.get("timestamps"), "reframe.looks.timestamps",
+                                             8 * m), "<f8"), "reframe.looks.timestamps")
+    frames = _field(looks, "frames", list, "reframe.looks.")
+    if len(frames) != m:
+        raise DescriptorError(f"reframe.looks.frames: expected {m} looks")
+    parsed = []
+    for i, look in enumerate(frames):
+        where = f"reframe.looks.frames[{i}]."
+        if not isinstance(look, dict):
+            raise DescriptorError(f"{where.rstrip('.')}: expected an object")
+        parsed.append(_image(look, where))
+    grays = _field(data, "grays", dict, "reframe.")
+    n = _field(grays, "count", int, "reframe.grays.")
+    if not 0 <= n <= MAX_GRAYS:
+        raise DescriptorError(f"reframe.grays.count: at most {MAX_GRAYS} frames, got {n}")
+    width, height = _size(grays, GRAY_SIDE, "reframe.grays.")
+    gray_times = _times(np.frombuffer(_bytes(grays.get("timestamps"), "reframe.grays.timestamps",
+                                             8 * n), "<f8"), "reframe.grays.timestamps")
+    pixels = np.frombuffer(_bytes(grays.get("pixels"), "reframe.grays.pixels", n * width * height),
+                           np.uint8).reshape(n, height, width)
+    return ReframeQuery(look_times, tuple(parsed), gray_times, pixels.copy())

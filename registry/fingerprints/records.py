@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from registry.core.errors import InvalidMedia, UnsupportedMedia
+from registry.fingerprints.clip_query import ClipDescriptors, ReframeQuery
 from registry.fingerprints.errors import MediaError, NotMedia, UnsupportedCodec
 from registry.fingerprints.image import (
     FINGERPRINT_VERSION,
@@ -84,6 +85,15 @@ def fingerprint_clip_file(path: Path, max_seconds: float, max_pixels: int, *,
     try:
         return fingerprint_video(path, max_duration_s=max_seconds, max_pixels=max_pixels,
                                  reference=reference, progress=progress)
+    except MediaError as exc:
+        raise media_error(exc) from None
+
+
+def reframe_part(clip: ClipDescriptors) -> ReframeQuery | None:
+    """The clip's reframe part, read from its file now if it was not sent (or computed
+    already), with the file's errors as the registry's."""
+    try:
+        return clip.reframe
     except MediaError as exc:
         raise media_error(exc) from None
 

@@ -5,18 +5,18 @@ picture-in-picture, deep off-centre crops -- found through the ORB keyframes
 0. **When.** After the frame hashes (alignment.match_video), when they found nothing or
    only a short span (``reframe_wanted``); per registered clip the search's match
    replaces the hashes' when it aligns more frames (``prefer_reframed``).
-1. **Look-up.** The query is sampled every ``sample_interval`` seconds (2 per second,
-   fewer for long queries: at most ``MAX_SAMPLES``) and each sampled frame is looked up
-   in the keyframe matcher like a still: a hit names a registered clip, a keyframe
+1. **Look-up.** The query's looks (clip_query.py: a frame every half second, fewer for
+   long queries) are each looked up in the keyframe matcher like a still: a hit names a registered clip, a keyframe
    (so a second of it) and the similarity transform taking the query frame into it.
 2. **Coarse line.** Per clip with hits on at least ``MIN_HIT_FRAMES`` sampled frames,
    ``ref_t = speed * query_t + offset`` through the hits -- only to within about half
    a second, as keyframes are a second apart and the speed is barely pinned.
-3. **Re-fit.** The query frame the coarse line puts at each hit keyframe's moment is
-   looked up again, so that its transform is fitted at (nearly) the same instant,
-   free of the camera and subject motion between a keyframe and a sample up to half a
-   second away. Fits whose scale or rotation disagree with the others are dropped.
-4. **Refinement.** Every query frame of the window (``REFINE_WINDOW_S`` around the
+3. **Re-fit.** Every look is looked up again against the one keyframe the coarse line
+   puts nearest its moment (within half a second), so that the transforms follow a
+   moving window (pan-and-scan) look by look, mostly free of the camera and subject
+   motion between a look and a keyframe further away. Fits whose scale or rotation
+   disagree with the others are dropped.
+4. **Refinement.** Every grey query frame of the window (``REFINE_WINDOW_S`` around the
    hits) is sampled, through the transform interpolated to its time, at the cells of
    the registered frames' grey grids; a candidate line is scored by how the query's
    cells agree with the registered grids interpolated at ``speed * t + offset``:
@@ -30,31 +30,28 @@ picture-in-picture, deep off-centre crops -- found through the ORB keyframes
 
 Colour changes and re-encoding are affine in luminance, which Pearson correlation
 ignores; mirroring is the mirrored query's fit (the transform then applies to the
-flipped frame). Descriptors (descriptors.py) carry global hashes only, so a clip sent
-as a descriptor is not searched this way: upload it.
+flipped frame). The search reads the query only through its ``ReframeQuery``
+(clip_query.py), which a query descriptor can carry: a clip sent as a descriptor is
+searched exactly as its upload is.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from av.video.reformatter import Interpolation, VideoReformatter
 
 from registry.fingerprints.alignment import AlignParams, ClipMatch
-from registry.fingerprints.image import QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors, query_descriptors, work_size
+from registry.fingerprints.clip_query import ReframeQuery
+from registry.fingerprints.image import QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors, work_size
 from registry.fingerprints.keyframes import GRID_SIDE, keyframe_id, split_keyframe_id
 from registry.fingerprints.matching import Fit, Matcher
-from registry.fingerprints.video import decode_frames
 
-SAMPLE_FPS = 2.0
-MAX_SAMPLES = 240  # a four-hour query is sampled once a minute
 MIN_HIT_FRAMES = 2  # sampled frames that must find keyframes of one clip
 REFINE_WINDOW_S = 20.0  # query seconds refined around the hits (bounds memory and time)
-GRID_QUERY_SIDE = 192  # long side of the grey query frames the grid cells are read from
 MAX_CLIPS = 3  # registered clips refined per query, most hits first
 PARTIAL_SPAN = 0.5  # share of the query a frame-hash span must cover to skip the search
 # Chosen on the calibration split (clip_evalset.reframe_queries("calibration")): the
@@ -73,6 +70,7 @@ _MAX_ANCHORS = 8
 STANDARD_SPEEDS = AlignParams().standard_speeds
 _SUB = 4  # samples per cell side when a cell is read through the transform
 _FIT_SCALE_SLACK = 0.15
+MOTION_BANDWIDTH_S = 0.75
 _FIT_MAX_ROTATION_DEG = 10.0
 
 
@@ -121,21 +119,14 @@ def prefer_reframed(hashed: list[ClipMatch], reframed: list[ReframedMatch]
     return [m for m in hashed if m.ref_asset_id not in replaced], kept
 
 
-def sample_interval(duration_s: float) -> float:
-    return max(1.0 / SAMPLE_FPS, duration_s / MAX_SAMPLES)
-
-
-def find_reframed(path, duration_s: float, matcher: Matcher,
-                  references: Callable[[list[int]], dict[int, ReferenceGrid]],
-                  *, max_duration_s: float, max_pixels: int) -> list[ReframedMatch]:
-    """Reframed copies of registered clips in the clip at ``path``, best first.
-    ``references(clip numbers)`` gives the registered clips' grids."""
-    if len(matcher) == 0:
+def find_reframed(query: ReframeQuery, matcher: Matcher,
+                  references: Callable[[list[int]], dict[int, ReferenceGrid]]) -> list[ReframedMatch]:
+    """Reframed copies of registered clips in the query clip read as ``query``
+    (clip_query.py), best first. ``references(clip numbers)`` gives the registered clips'
+    grids."""
+    if len(matcher) == 0 or not len(query.looks):
         return []
-    limits = {"max_duration_s": max_duration_s, "max_pixels": max_pixels}
-    every = sample_interval(duration_s)
-    frames = decode_frames(path, max_duration_s=max_duration_s, max_pixels=max_pixels)
-    hits = [h for t, d in _sampled(frames, every)
+    hits = [h for t, d in zip(query.look_times.tolist(), query.looks, strict=True)
             for h in _lookup(matcher, t, d)]
     by_clip: dict[int, list[_Hit]] = defaultdict(list)
     for h in hits:
@@ -148,20 +139,10 @@ def find_reframed(path, duration_s: float, matcher: Matcher,
     found = []
     for no in chosen:
         if no in grids:
-            match = _refine_clip(path, limits, matcher, no, by_clip[no], grids[no])
+            match = _refine_clip(query, matcher, no, by_clip[no], grids[no])
             if match is not None:
                 found.append(match)
     return sorted(found, key=lambda m: -m.match.score)
-
-
-def _sampled(frames: Iterable, every: float):
-    """(time, QueryDescriptors) of the first frame of every ``every`` seconds."""
-    last = None
-    for t, frame in frames:
-        slot = math.floor(t / every + 1e-6)
-        if slot != last:
-            last = slot
-            yield t, query_descriptors(frame.to_image())
 
 
 def _lookup(matcher: Matcher, t: float, query: QueryDescriptors, only: int | None = None) -> list[_Hit]:
@@ -191,7 +172,7 @@ def _coarse_line(points: np.ndarray, cells: np.ndarray) -> tuple[float, float]:
     return best[2], best[3]
 
 
-def _refine_clip(path, limits, matcher: Matcher, no: int, hits: list[_Hit],
+def _refine_clip(query: ReframeQuery, matcher: Matcher, no: int, hits: list[_Hit],
                  ref: ReferenceGrid) -> ReframedMatch | None:
     hits = [h for h in hits if h.k < len(ref.key_times)]
     key_times = {h.k: float(ref.key_times[h.k]) for h in hits}
@@ -209,12 +190,11 @@ def _refine_clip(path, limits, matcher: Matcher, no: int, hits: list[_Hit],
                         for h in sorted(hits, key=lambda h: -h.fit.cells)][:_MAX_ANCHORS])
     centre = float(np.median(points[:, 0]))
     lo, hi = centre - REFINE_WINDOW_S / 2, centre + REFINE_WINDOW_S / 2
-    wanted = {k: (t - offset) / speed for k, t in key_times.items()}
-    wanted = {k: q for k, q in wanted.items() if lo - 0.5 <= q <= hi + 0.5}
-    frames = _window_frames(path, limits, lo, hi, wanted, matcher, no)
-    if frames is None:
+    inside = (query.gray_times >= lo) & (query.gray_times <= hi)
+    if inside.sum() < 2:
         return None
-    times, grays, fits = frames
+    times, grays = query.gray_times[inside], query.grays[inside]
+    fits = _refits(query, lo, hi, ref.key_times, speed, offset, matcher, no)
     fits = _consistent(fits) or _consistent([(h.query_t, h.fit, h.mirrored)
                                              for h in strongest.values()])
     if not fits:
@@ -246,33 +226,18 @@ def _refine_clip(path, limits, matcher: Matcher, no: int, hits: list[_Hit],
     return ReframedMatch(match, max((f for _, f, _ in fits), key=lambda f: f.cells), spatial, temporal)
 
 
-def _window_frames(path, limits, lo: float, hi: float, wanted: dict[int, float],
-                   matcher: Matcher, no: int):
-    """Grey frames of the query between ``lo`` and ``hi`` s, and the transforms re-fitted
-    at the frames nearest the ``wanted`` times (keyframe number -> query time)."""
-    times, grays, fits = [], [], []
-    pending = dict(wanted)
-    reformatter = VideoReformatter()
-    previous = None
-    for t, frame in decode_frames(path, **limits):
-        if t > hi + 1.0 and not pending:
-            break
-        for k, q in list(pending.items()):
-            if t >= q:  # the first frame at or past the wanted moment (or the one before)
-                pick = previous if previous is not None and q - previous[0] < t - q else (t, frame)
-                for h in _lookup(matcher, pick[0], query_descriptors(pick[1].to_image()),
-                                 only=keyframe_id(no, k)):
-                    fits.append((pick[0], h.fit, h.mirrored))
-                del pending[k]
+def _refits(query: ReframeQuery, lo: float, hi: float, key_times: np.ndarray, speed: float,
+            offset: float, matcher: Matcher, no: int):
+    """The transforms re-fitted on every look between ``lo`` and ``hi`` s, each against
+    the keyframe nearest the moment the coarse line ``speed * t + offset`` puts it at:
+    a moving window (pan-and-scan) is then followed a look at a time."""
+    fits = []
+    for t, look in zip(query.look_times.tolist(), query.looks, strict=True):
         if lo <= t <= hi:
-            size = work_size(frame.width, frame.height, GRID_QUERY_SIDE)
-            grays.append(reformatter.reformat(frame, width=size[0], height=size[1], format="gray",
-                                              interpolation=Interpolation.AREA).to_ndarray())
-            times.append(t)
-        previous = (t, frame)
-    if len(times) < 2:
-        return None
-    return np.asarray(times), grays, fits
+            k = int(np.argmin(np.abs(key_times - (speed * t + offset))))
+            for h in _lookup(matcher, t, look, only=keyframe_id(no, k)):
+                fits.append((t, h.fit, h.mirrored))
+    return fits
 
 
 def _consistent(fits):
@@ -294,6 +259,20 @@ def _model(fit: Fit, q_size: tuple[int, int], r_size: tuple[int, int]) -> np.nda
                      [s * math.sin(th), s * math.cos(th), fit.ty * r_size[1]]])
 
 
+def _motion_at(t: float, times: np.ndarray, weights: np.ndarray, models: np.ndarray) -> np.ndarray:
+    """The transform at ``t``: a local linear fit over time of the fitted transforms
+    (weighted by their inlier cells, and by closeness to ``t``: ``MOTION_BANDWIDTH_S``).
+    A fit half a second from its keyframe is off by the motion between them, and
+    straight interpolation through such fits makes the window jitter; the local line
+    smooths that out and follows a pan, past the last fit too."""
+    w = weights * np.exp(-0.5 * ((times - t) / MOTION_BANDWIDTH_S) ** 2)
+    if len(times) < 2 or np.ptp(times) < 1e-6:
+        return (w[:, None] * models).sum(axis=0) / max(w.sum(), 1e-12)
+    design = np.stack([np.ones_like(times), times - t], axis=1) * np.sqrt(w)[:, None]
+    coef, *_ = np.linalg.lstsq(design, models * np.sqrt(w)[:, None], rcond=None)
+    return coef[0]
+
+
 def _sample_cells(grays, times, fits, ref_size, mirrored):
     """(n, GRID_SIDE**2) mean grey of each registered grid cell as seen in each query
     frame, and which cells every frame shows."""
@@ -304,13 +283,14 @@ def _sample_cells(grays, times, fits, ref_size, mirrored):
     r_work = work_size(*ref_size, WORK_SIDE)
     models = np.array([_model(f, q_work, r_work).ravel() for _, f, _ in fits])
     fit_times = np.array([t for t, _, _ in fits])
+    fit_weights = np.array([f.cells for _, f, _ in fits], np.float64)
     sub = (np.arange(GRID_SIDE * _SUB) + 0.5) / (GRID_SIDE * _SUB)
     gx, gy = np.meshgrid(sub * r_work[0], sub * r_work[1])
     ref_points = np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)])
     cells = np.empty((len(grays), GRID_SIDE * GRID_SIDE), np.float32)
     shown = np.zeros((len(grays), GRID_SIDE * GRID_SIDE), bool)
     for i, (t, gray) in enumerate(zip(times, grays, strict=True)):
-        m = np.array([np.interp(t, fit_times, models[:, j]) for j in range(6)]).reshape(2, 3)
+        m = _motion_at(t, fit_times, fit_weights, models).reshape(2, 3)
         inverse = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
         qx, qy = inverse @ ref_points
         qx, qy = qx * w / q_work[0], qy * h / q_work[1]
