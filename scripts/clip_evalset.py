@@ -757,7 +757,7 @@ def evaluate_one(query: ClipQuery, refs: dict[int, VideoFingerprint],
     fp = fingerprint_video(data, reference=False)  # the query side: plain hashes only
     t2 = time.perf_counter()
     matches = match_video(fp, index)
-    if keyframes is not None and reframe_wanted(matches, fp.duration_s):  # as checks.service
+    if keyframes is not None and reframe_wanted(matches, fp.timestamps):  # as checks.service
         grids = reference_grids(refs)
         query_side = reframe_query(decode_frames(data, max_duration_s=DEFAULT_MAX_DURATION_S,
                                                  max_pixels=DEFAULT_MAX_PIXELS), fp.duration_s)

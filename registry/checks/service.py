@@ -194,7 +194,7 @@ def _clip_hits(session: Session, live: LiveIndex, clip: ClipDescriptors) -> list
     fp = clip.fingerprint
     matches = match_video(fp, live.frames)
     reframed: list[ReframedMatch] = []
-    if reframe_wanted(matches, fp.duration_s) and (query := reframe_part(clip)) is not None:
+    if reframe_wanted(matches, fp.timestamps) and (query := reframe_part(clip)) is not None:
         found = find_reframed(query, live.keyframes, lambda nos: _reference_grids(session, nos))
         matches, reframed = prefer_reframed(matches, found)
     by_asset: dict[int, list[ClipMatch]] = defaultdict(list)

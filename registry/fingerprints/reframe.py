@@ -103,12 +103,15 @@ class _Hit:
     rank: int  # the keyframe's place among the look's candidates
 
 
-def reframe_wanted(hashed: list[ClipMatch], duration_s: float) -> bool:
+def reframe_wanted(hashed: list[ClipMatch], timestamps: np.ndarray) -> bool:
     """Whether a clip is searched for reframed copies after its frame hashes: when they
     found nothing, or no span over half the clip (a pan-and-scan window meets a
-    registered crop window only part of the way, and pins the timing poorly there)."""
+    registered crop window only part of the way, and pins the timing poorly there).
+    The clip's length is its sampled frames' (``timestamps``), which a descriptor
+    carries too, not its container's."""
     spans = [m.query_end_s - m.query_start_s for m in hashed]
-    return max(spans, default=0.0) < PARTIAL_SPAN * duration_s
+    length = float(timestamps[-1]) if len(timestamps) else 0.0
+    return max(spans, default=0.0) < PARTIAL_SPAN * length
 
 
 def prefer_reframed(hashed: list[ClipMatch], reframed: list[ReframedMatch]
