@@ -418,11 +418,16 @@ def fingerprint_command(
                                          resolve_path=True)],
     output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False,
                                                 help="Write here", show_default="stdout")] = None,
+    hashes_only: Annotated[bool, typer.Option(
+        "--hashes-only", help="A clip: leave out the reframe search's part (its small grey "
+        "frames among it); reframed copies are then not found")] = False,
 ) -> None:
     """Compute a file's query descriptor locally, as a check of the upload would (no server
     or database needed): send it to POST /v1/checks/fingerprints or /v1/lookups/fingerprints
     as {"descriptors": [...]} for the same verdict and matches without uploading the file.
-    Exit status 0, 2 when the file cannot be fingerprinted."""
+    A clip's descriptor carries, for the reframe search, keypoints of a frame every half
+    second and every frame in grey at 96 pixels (small pictures of the clip): leave them
+    out with --hashes-only. Exit status 0, 2 when the file cannot be fingerprinted."""
     from registry.checks.service import describe
     from registry.core.errors import RegistryError
     from registry.fingerprints.clip_query import ClipDescriptors
@@ -432,7 +437,8 @@ def fingerprint_command(
     try:
         _, descriptor = describe(path, Settings())
         if isinstance(descriptor, ClipDescriptors):
-            reframe_part(descriptor)  # read now, so that the file's errors are told as such
+            descriptor = (ClipDescriptors(descriptor.fingerprint) if hashes_only
+                          else ClipDescriptors(descriptor.fingerprint, reframe_part(descriptor)))
     except RegistryError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from None

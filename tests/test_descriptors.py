@@ -122,10 +122,14 @@ def test_a_reframed_clips_descriptor_is_searched_as_the_upload(
     [match] = item["matches"]
     assert (match["asset_id"], match["channel"]) == (registered["bikes"], "local_features")
     assert match["spans"][0]["offset_s"] == pytest.approx(start, abs=0.04)
-    # the frame hashes alone (a version 1 descriptor, a hash-only client) do not find it
-    hashes_only = {k: v for k, v in descriptor.items() if k != "reframe"} | {"version": 1}
-    [item] = _send(admin, "/v1/checks/fingerprints", hashes_only)["items"]
-    assert item["verdict"] == "clear"
+    # the frame hashes alone (--hashes-only, or a version 1 descriptor) do not find it
+    out = tmp_path / "hashes.json"
+    assert cli("fingerprint", str(copied), "--hashes-only", "-o", str(out)).exit_code == 0
+    hashes_only = json.loads(out.read_text())
+    assert "reframe" not in hashes_only and hashes_only["frames"] == descriptor["frames"]
+    for sent in (hashes_only, hashes_only | {"version": 1}):
+        [item] = _send(admin, "/v1/checks/fingerprints", sent)["items"]
+        assert item["verdict"] == "clear"
 
 
 def test_the_json_form_round_trips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ gives the same ``ReframeQuery``:
   the registered frames' grid cells are read through the fitted transform.
 
 The grey frames are small pictures of the clip: a client sending a descriptor sends
-them (``registry fingerprint`` says so), as it sends the keypoints' positions.
+them (``registry fingerprint`` says so, and leaves them out with ``--hashes-only``).
 """
 
 from __future__ import annotations
@@ -118,6 +118,3 @@ class ClipDescriptors:
         return reframe_query_file(self.path, self.fingerprint.duration_s,
                                   max_duration_s=self.max_duration_s, max_pixels=self.max_pixels)
 
-    def computed(self) -> ClipDescriptors:
-        """The same with the reframe part computed now (to write it out)."""
-        return ClipDescriptors(self.fingerprint, self.reframe)
