@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = 80_000_000
     max_clip_seconds: float = 600.0
     # Room for a full request of query descriptors in one body: ~330 KB per image, and a
-    # minute-long clip's (its reframe part: ~26 MB, at most ~50 MB for any clip).
+    # minute-long clip's (its reframe part: ~52 MB, at most ~63 MB for any clip).
     max_json_bytes: int = 64 * 1024 * 1024
     # Clips longer than this are refused by POST /v1/checks and checked as jobs
     # (POST /v1/check-jobs), which accept clips up to job_clip_max_seconds.
