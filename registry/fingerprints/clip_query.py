@@ -65,9 +65,12 @@ def reframe_query(frames: Iterable[tuple[float, av.VideoFrame]], duration_s: flo
     """The looks and grey frames of a clip's decoded ``frames`` (see the module docstring);
     ``duration_s`` is its fingerprint's, which sets the intervals."""
     looks_every, grays_every = look_interval(duration_s), gray_interval(duration_s)
-    look_times, looks, gray_times, grays = [], [], [], []
+    look_times: list[float] = []
+    looks: list[QueryDescriptors] = []
+    gray_times: list[float] = []
+    grays: list[np.ndarray] = []
     last_look = last_gray = None
-    size = None
+    size: tuple[int, int] | None = None
     reformatter = VideoReformatter()
     for t, frame in frames:
         slot = math.floor(t / looks_every + 1e-6)
