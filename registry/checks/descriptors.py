@@ -51,6 +51,18 @@ class OrbRetryView(BaseModel):
     orb: OrbVariants
 
 
+class InsetFeatures(BaseModel):
+    """A picture-in-picture inset cut out of the picture: its pHashes and its keypoints,
+    described at the registered pictures' scale but placed in the first frame."""
+
+    model_config = ConfigDict(extra="forbid")
+    phash: PHash = Field(description="Of the cut-out, uniform borders trimmed")
+    mirror: PHash = Field(description="Of the trimmed cut-out, horizontally mirrored")
+    size: list[int] = Field(min_length=2, max_length=2,
+                            description="[width, height]: the first frame's")
+    orb: OrbVariants
+
+
 class PHashVariants(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mirror: PHash = Field(description="Of the horizontally mirrored picture")
@@ -90,7 +102,7 @@ class _Descriptor(BaseModel):
 class ImageDescriptor(_Descriptor):
     """What a check computes from an uploaded image: four pHash variants and the ORB
     keypoints of the picture and of its mirror image, at the first frame size and at each
-    retry size."""
+    retry size, and those of a picture-in-picture inset when the picture has one."""
 
     kind: Literal["image"]
     phash: PHash = Field(description="imagehash.phash of the picture (what hash-only clients send)")
@@ -104,6 +116,9 @@ class ImageDescriptor(_Descriptor):
             f"The keypoints again with the picture resized to long sides "
             f"{' and '.join(map(str, QUERY_RETRY_SIDES))}, in that order: the engine looks "
             f"at these when the first frame finds no copy (reframed crops, picture-in-picture)"))
+    inset: InsetFeatures | None = Field(default=None, description=(
+        "Format version 2: the picture-in-picture inset found in the picture, if any; the "
+        "engine looks at it first when the first frame finds no copy"))
 
 
 class ClipFrames(BaseModel):

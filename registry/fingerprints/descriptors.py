@@ -10,9 +10,9 @@ descriptor is the query side of a ``VideoFingerprint``
 as the float32 values ORB produced, times as the float64 repr JSON round-trips -- so a
 descriptor gets bit-identical evidence to the upload it was computed from.
 
-Format version 1::
+Format version 2::
 
-    {"format": "registry.query-descriptor", "version": 1, "fingerprint_version": 1,
+    {"format": "registry.query-descriptor", "version": 2, "fingerprint_version": 1,
      "kind": "image", "name": "copy.jpg",
      "phash": "<16 hex: imagehash.phash of the picture>",
      "variants": {"mirror": "<16 hex>", "trim": "<16 hex>", "trim_mirror": "<16 hex>"},
@@ -22,18 +22,24 @@ Format version 1::
                         "angles": base64 n bytes (orientation in 1/256 turns)},
              "mirror": {... the same for the horizontally mirrored picture}},
      "retries": [{"size": [w, h], "orb": {...}},   # the same at each QUERY_RETRY_SIDES
-                 ...]}                             # long side, in that order
+                 ...],                             # long side, in that order
+     "inset": {"phash": "<16 hex>", "mirror": "<16 hex>",  # optional: a picture-in-picture
+               "size": [w, h], "orb": {...}}}              # cut-out (image.InsetView); its
+                                                           # keypoints in the first ORB frame
 
-    {"format": ..., "version": 1, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
+    {"format": ..., "version": 2, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
      "frames": {"count": n,
                 "timestamps": base64 n float64 little-endian (seconds, strictly increasing),
                 "phashes": base64 n x 8 bytes (each pHash big-endian: its 16 hex digits),
                 "mirror_phashes": base64 n x 8 bytes (of the mirrored frames),
                 "informative": base64 n bytes, 1 or 0 (0: a flat frame, not matched)}}
 
+Version 2 added ``inset``: absent when the picture has no inset (``image.find_inset``).
+Version 1 descriptors (made before it) are still read, as pictures without an inset.
+
 Arrays travel as base64 of their bytes: exact, and compact enough that a clip of
 MAX_FRAMES frames (~670 KB) or an image (~330 KB: three frame sizes of up to 1000
-keypoints, plain and mirrored) fits well inside the default 16 MiB JSON body.
+keypoints, plain and mirrored; ~440 KB with an inset) fits well inside the default 16 MiB JSON body.
 
 ``fingerprint_version`` is the engine's ``FINGERPRINT_VERSION``: descriptors made by
 another version of the algorithms (pHash, ORB settings, frame sampling) are refused
@@ -56,18 +62,20 @@ from registry.fingerprints.image import (
     ORB_QUERY_FEATURES,
     QUERY_RETRY_SIDES,
     QUERY_WORK_SIDE,
+    InsetView,
     OrbView,
     QueryDescriptors,
 )
 from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"
-VERSION = 1
-SUPPORTED_VERSIONS = (VERSION,)
+VERSION = 2  # 2: the optional picture-in-picture "inset" of an image
+SUPPORTED_VERSIONS = (1, VERSION)
 KINDS = ("image", "clip")
 MAX_FRAMES = 20_000  # > 10 minutes at the 30 frames a second the engine samples
 MAX_TIME_S = 4_000_000.0
 PHASH_VARIANTS = ("mirror", "trim", "trim_mirror")  # besides "plain", sent as "phash"
+INSET_PHASHES = {"phash": "inset", "mirror": "inset_mirror"}  # JSON key -> InsetView.phash key
 ORB_VARIANTS = ("plain", "mirror")
 POINT_BYTES = 8  # float32 x, y
 _POINT_DTYPE = "<f4"
@@ -122,9 +130,14 @@ def _view_json(view: OrbView) -> dict[str, Any]:
 
 def _image_json(query: QueryDescriptors) -> dict[str, Any]:
     first, *retries = query.views
-    return {"phash": _hex(query.phash["plain"]),
-            "variants": {v: _hex(query.phash[v]) for v in PHASH_VARIANTS},
-            **_view_json(first), "retries": [_view_json(view) for view in retries]}
+    out = {"phash": _hex(query.phash["plain"]),
+           "variants": {v: _hex(query.phash[v]) for v in PHASH_VARIANTS},
+           **_view_json(first), "retries": [_view_json(view) for view in retries]}
+    inset = query.inset
+    if inset is not None:
+        out["inset"] = {**{key: _hex(inset.phash[v]) for key, v in INSET_PHASHES.items()},
+                        **_view_json(inset.view)}
+    return out
 
 
 def _clip_json(fp: VideoFingerprint) -> dict[str, Any]:
@@ -233,9 +246,25 @@ def _image(data: dict) -> QueryDescriptors:
     if not isinstance(retries, list) or len(retries) != len(QUERY_RETRY_SIDES):
         raise DescriptorError(f"retries: expected {len(QUERY_RETRY_SIDES)} views, at long sides "
                               f"{', '.join(map(str, QUERY_RETRY_SIDES))}")
+    inset = None
+    if data.get("inset") is not None:
+        if data["version"] < 2:
+            raise DescriptorError("inset: a version 2 field (this descriptor says version 1)")
+        inset = _inset(data["inset"], first.size)
     return QueryDescriptors(phash=phash, orb=first.orb, size=first.size, retry_views=tuple(
         _view(view, side, f"retries[{i}].")
-        for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))))
+        for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))),
+        inset_view=inset)
+
+
+def _inset(data: Any, first_size: tuple[int, int]) -> InsetView:
+    if not isinstance(data, dict) or set(data) != {*INSET_PHASHES, "size", "orb"}:
+        raise DescriptorError("inset: expected an object with phash, mirror, size and orb")
+    view = _view(data, QUERY_WORK_SIDE, "inset.")
+    if view.size != first_size:
+        raise DescriptorError("inset.size: the inset's keypoints are in the first ORB frame, "
+                              f"{first_size[0]}x{first_size[1]}")
+    return InsetView({v: _code(data[key], f"inset.{key}") for key, v in INSET_PHASHES.items()}, view)
 
 
 def _view(data: Any, side: int, where: str) -> OrbView:
