@@ -132,8 +132,39 @@ def test_a_reframed_clips_descriptor_is_searched_as_the_upload(
         assert item["verdict"] == "clear"
 
 
+def _coffee_inset(path: Path) -> Path:
+    """coffee.png shrunk to a third of the width of a bikes.mp4 frame, then the whole at half
+    size: a picture-in-picture whose inset is some 140 pixels wide."""
+    backdrop = media.frame_at(media.clip("bikes.mp4"), 2.0).convert("RGB").resize((840, 472))
+    coffee = Image.open(media.image("coffee.png")).convert("RGB")
+    backdrop.paste(coffee.resize((280, round(280 * coffee.height / coffee.width))), (420, 90))
+    backdrop.resize((420, 236)).save(path, format="JPEG", quality=70)
+    return path
+
+
+def test_a_picture_in_picture_descriptor_carries_its_inset(
+        admin: Api, registered: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pip = _coffee_inset(tmp_path / "pip.jpg")
+    descriptor = _fingerprint(cli, pip, tmp_path)
+    assert set(descriptor["inset"]) == {"phash", "mirror", "size", "orb"}
+    assert descriptor["inset"]["size"] == descriptor["size"]
+    uploaded = _upload(admin, pip, "/v1/checks")
+    [item] = _send(admin, "/v1/checks/fingerprints", descriptor)["items"]
+    assert item["verdict"] == uploaded["verdict"] == "copy"
+    assert item["matches"] == uploaded["matches"]
+    assert item["matches"][0]["asset_id"] == registered["coffee"]
+    # A version 1 descriptor (no inset) is still read; an inset in one is refused.
+    old = {k: v for k, v in descriptor.items() if k != "inset"} | {"version": 1}
+    assert _send(admin, "/v1/checks/fingerprints", old)["items"][0]["verdict"] in (
+        "copy", "similar", "clear")
+    response = admin.post("/v1/checks/fingerprints", json={"descriptors": [
+        descriptor | {"version": 1}]})
+    assert response.status_code == 422 and "inset: a version 2 field" in response.text
+
+
 def test_the_json_form_round_trips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    for path in (media.image("coffee.png"), media.clip("bikes.mp4")):
+    for path in (media.image("coffee.png"), _coffee_inset(tmp_path / "pip.jpg"),
+                 media.clip("bikes.mp4")):
         written = _fingerprint(cli, path, tmp_path)
         assert to_json(from_json(written), written["name"]) == written
     result = cli("fingerprint", str(Path(__file__)))
@@ -199,6 +230,10 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
         (_changed(image, "phash", "xyz"), "phash"),
         (_changed(image, "variants", {"mirror": image["variants"]["mirror"]}), "variants"),
         (_changed(image, "extra", 1), "extra"),
+        (_changed(image, "inset", {"phash": image["phash"]}), "inset"),
+        (_changed(image, "inset", {"phash": image["phash"], "mirror": image["phash"],
+                                   "size": image["retries"][0]["size"], "orb": image["orb"]}),
+         "inset.size"),
         (_changed(clip, "frames.count", clip["frames"]["count"] + 1), "frames.timestamps: expected"),
         (frames(10, np.arange(10)[::-1] / 30), "strictly increasing"),
         (frames(10, np.full(10, np.nan)), "strictly increasing"),

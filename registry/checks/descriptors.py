@@ -52,6 +52,18 @@ class OrbRetryView(BaseModel):
     orb: OrbVariants
 
 
+class InsetFeatures(BaseModel):
+    """A picture-in-picture inset cut out of the picture: its pHashes and its keypoints,
+    described at the registered pictures' scale but placed in the first frame."""
+
+    model_config = ConfigDict(extra="forbid")
+    phash: PHash = Field(description="Of the cut-out, uniform borders trimmed")
+    mirror: PHash = Field(description="Of the trimmed cut-out, horizontally mirrored")
+    size: list[int] = Field(min_length=2, max_length=2,
+                            description="[width, height]: the first frame's")
+    orb: OrbVariants
+
+
 class PHashVariants(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mirror: PHash = Field(description="Of the horizontally mirrored picture")
@@ -89,7 +101,9 @@ class _Descriptor(BaseModel):
 
 
 class _ImageViews(BaseModel):
-    """The four pHash variants of a picture and its ORB keypoints, plain and mirrored."""
+    """The four pHash variants of a picture and its ORB keypoints, plain and mirrored, at
+    the first frame size and at each retry size, and those of a picture-in-picture inset
+    when the picture has one."""
 
     model_config = ConfigDict(extra="forbid")
     phash: PHash = Field(description="imagehash.phash of the picture (what hash-only clients send)")
@@ -98,19 +112,20 @@ class _ImageViews(BaseModel):
         f"[width, height] of the frame ORB ran on: the picture resized to a long side of "
         f"{QUERY_WORK_SIDE}"))
     orb: OrbVariants
-
-
-class ImageDescriptor(_Descriptor, _ImageViews):
-    """What a check computes from an uploaded image: four pHash variants and the ORB
-    keypoints of the picture and of its mirror image, at the first frame size and at each
-    retry size."""
-
-    kind: Literal["image"]
     retries: list[OrbRetryView] = Field(
         min_length=len(QUERY_RETRY_SIDES), max_length=len(QUERY_RETRY_SIDES), description=(
             f"The keypoints again with the picture resized to long sides "
             f"{' and '.join(map(str, QUERY_RETRY_SIDES))}, in that order: the engine looks "
             f"at these when the first frame finds no copy (reframed crops, picture-in-picture)"))
+    inset: InsetFeatures | None = Field(default=None, description=(
+        "Format version 2: the picture-in-picture inset found in the picture, if any; the "
+        "engine looks at it first when the first frame finds no copy"))
+
+
+class ImageDescriptor(_Descriptor, _ImageViews):
+    """What a check computes from an uploaded image."""
+
+    kind: Literal["image"]
 
 
 class ClipFrames(BaseModel):
@@ -129,10 +144,6 @@ class ClipFrames(BaseModel):
 
 class ClipLook(_ImageViews):
     """One look of the reframe search: a frame described as an uploaded image would be."""
-
-    retries: list[OrbRetryView] = Field(
-        min_length=len(QUERY_RETRY_SIDES), max_length=len(QUERY_RETRY_SIDES),
-        description="As an image descriptor's")
 
 
 class ClipLooks(BaseModel):

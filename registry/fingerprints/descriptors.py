@@ -23,7 +23,10 @@ Format version 2::
                         "angles": base64 n bytes (orientation in 1/256 turns)},
              "mirror": {... the same for the horizontally mirrored picture}},
      "retries": [{"size": [w, h], "orb": {...}},   # the same at each QUERY_RETRY_SIDES
-                 ...]}                             # long side, in that order
+                 ...],                             # long side, in that order
+     "inset": {"phash": "<16 hex>", "mirror": "<16 hex>",  # optional: a picture-in-picture
+               "size": [w, h], "orb": {...}}}              # cut-out (image.InsetView); its
+                                                           # keypoints in the first ORB frame
 
     {"format": ..., "version": 2, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
      "frames": {"count": n,
@@ -39,12 +42,14 @@ Format version 2::
                   "timestamps": base64 k float64 little-endian,
                   "pixels": base64 k x h x w bytes (grey levels, row by row)}}}
 
-Version 1 is the same without the clip's "reframe" part, and is still read.
+Version 2 added the clip's optional ``reframe`` part and the image's optional ``inset``
+(absent when the picture has none: ``image.find_inset``); version 1 descriptors, made
+before, are still read (clips without the reframe search, pictures without an inset).
 
 Arrays travel as base64 of their bytes: exact, and compact enough that a clip's frame
 hashes (~670 KB for MAX_FRAMES frames) or an image (~330 KB: three frame sizes of up to
-1000 keypoints, plain and mirrored) fit well inside the default 64 MiB JSON body; a
-clip's reframe part grows with its length (see clip_query.py).
+1000 keypoints, plain and mirrored; ~440 KB with an inset) fit well inside the default
+64 MiB JSON body; a clip's reframe part grows with its length (see clip_query.py).
 
 ``fingerprint_version`` is the engine's ``FINGERPRINT_VERSION``: descriptors made by
 another version of the algorithms (pHash, ORB settings, frame sampling) are refused
@@ -74,18 +79,20 @@ from registry.fingerprints.image import (
     ORB_QUERY_FEATURES,
     QUERY_RETRY_SIDES,
     QUERY_WORK_SIDE,
+    InsetView,
     OrbView,
     QueryDescriptors,
 )
 from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"
-VERSION = 2
-SUPPORTED_VERSIONS = (1, VERSION)  # 1: the same without a clip's "reframe" part
+VERSION = 2  # 2: a clip's optional "reframe" part, an image's optional "inset"
+SUPPORTED_VERSIONS = (1, VERSION)
 KINDS = ("image", "clip")
 MAX_FRAMES = 20_000  # > 10 minutes at the 30 frames a second the engine samples
 MAX_TIME_S = 4_000_000.0
 PHASH_VARIANTS = ("mirror", "trim", "trim_mirror")  # besides "plain", sent as "phash"
+INSET_PHASHES = {"phash": "inset", "mirror": "inset_mirror"}  # JSON key -> InsetView.phash key
 ORB_VARIANTS = ("plain", "mirror")
 POINT_BYTES = 8  # float32 x, y
 _POINT_DTYPE = "<f4"
@@ -141,9 +148,14 @@ def _view_json(view: OrbView) -> dict[str, Any]:
 
 def _image_json(query: QueryDescriptors) -> dict[str, Any]:
     first, *retries = query.views
-    return {"phash": _hex(query.phash["plain"]),
-            "variants": {v: _hex(query.phash[v]) for v in PHASH_VARIANTS},
-            **_view_json(first), "retries": [_view_json(view) for view in retries]}
+    out = {"phash": _hex(query.phash["plain"]),
+           "variants": {v: _hex(query.phash[v]) for v in PHASH_VARIANTS},
+           **_view_json(first), "retries": [_view_json(view) for view in retries]}
+    inset = query.inset
+    if inset is not None:
+        out["inset"] = {**{key: _hex(inset.phash[v]) for key, v in INSET_PHASHES.items()},
+                        **_view_json(inset.view)}
+    return out
 
 
 def _clip_json(clip: ClipDescriptors) -> dict[str, Any]:
@@ -192,7 +204,7 @@ def from_json(data: Any) -> Descriptor:
     check_header(data)
     kind = data.get("kind")
     if kind == "image":
-        return _image(data)
+        return _image(data, data["version"])
     if kind == "clip":
         return _clip(data)
     raise DescriptorError(f'"kind" must be one of {", ".join(KINDS)}')
@@ -252,7 +264,7 @@ def _orb(data: Any, where: str, size: tuple[int, int]) -> tuple[np.ndarray, np.n
     return codes.reshape(n, ORB_CODE_BYTES).copy(), points, angles.copy()
 
 
-def _image(data: dict, where: str = "") -> QueryDescriptors:
+def _image(data: dict, version: int, where: str = "") -> QueryDescriptors:
     variants = _field(data, "variants", dict, where)
     if set(variants) != set(PHASH_VARIANTS):
         raise DescriptorError(f"{where}variants: expected exactly {', '.join(PHASH_VARIANTS)}")
@@ -263,9 +275,26 @@ def _image(data: dict, where: str = "") -> QueryDescriptors:
     if not isinstance(retries, list) or len(retries) != len(QUERY_RETRY_SIDES):
         raise DescriptorError(f"{where}retries: expected {len(QUERY_RETRY_SIDES)} views, at long "
                               f"sides {', '.join(map(str, QUERY_RETRY_SIDES))}")
+    inset = None
+    if data.get("inset") is not None:
+        if version < 2:
+            raise DescriptorError(f"{where}inset: a version 2 field (this descriptor says version 1)")
+        inset = _inset(data["inset"], first.size, where)
     return QueryDescriptors(phash=phash, orb=first.orb, size=first.size, retry_views=tuple(
         _view(view, side, f"{where}retries[{i}].")
-        for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))))
+        for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))),
+        inset_view=inset)
+
+
+def _inset(data: Any, first_size: tuple[int, int], where: str) -> InsetView:
+    if not isinstance(data, dict) or set(data) != {*INSET_PHASHES, "size", "orb"}:
+        raise DescriptorError(f"{where}inset: expected an object with phash, mirror, size and orb")
+    view = _view(data, QUERY_WORK_SIDE, f"{where}inset.")
+    if view.size != first_size:
+        raise DescriptorError(f"{where}inset.size: the inset's keypoints are in the first ORB "
+                              f"frame, {first_size[0]}x{first_size[1]}")
+    return InsetView({v: _code(data[key], f"{where}inset.{key}") for key, v in INSET_PHASHES.items()},
+                     view)
 
 
 def _view(data: Any, side: int, where: str) -> OrbView:
@@ -325,7 +354,7 @@ def _reframe(data: dict) -> ReframeQuery:
         where = f"reframe.looks.frames[{i}]."
         if not isinstance(look, dict):
             raise DescriptorError(f"{where.rstrip('.')}: expected an object")
-        parsed.append(_image(look, where))
+        parsed.append(_image(look, 2, where))
     grays = _field(data, "grays", dict, "reframe.")
     n = _field(grays, "count", int, "reframe.grays.")
     if not 0 <= n <= MAX_GRAYS:

@@ -54,6 +54,7 @@ QUERY_WORK_SIDE = 768
 # calibration split, 512 alone finds 97% of reframes but fewer insets, 1024 alone 96% of
 # insets but 78% of reframes; 768 lies between.)
 QUERY_RETRY_SIDES = (512, 1024)
+INSET_WORK_SIDE = 512  # a picture-in-picture cut-out is described at the registered scale
 ORB_REFERENCE_FEATURES = 300  # stored per registered image, 37 bytes each (200: combo recall 94%)
 ORB_QUERY_FEATURES = 1000  # queries are not stored, so they can afford more
 ORB_CODE_BYTES = 32  # 256-bit rBRIEF
@@ -61,6 +62,20 @@ ORB_CODE_BYTES = 32  # 256-bit rBRIEF
 # flat pictures (an overhead shot of asphalt) retry lower until enough are found.
 ORB_FAST_THRESHOLDS = (8, 4, 2)
 ORB_GRID = 4  # keypoints are spread over a GRID x GRID layout so any 50% crop keeps some
+
+# Picture-in-picture: a work pasted as an inset over other footage is bounded by four
+# straight, axis-aligned steps that run its whole side. ``find_inset`` looks for the best
+# such rectangle; the cut-out inset is hashed and described on its own (``InsetView``), so
+# a 100-pixel inset is compared at the registered picture's scale instead of as a corner of
+# the frame, where few of its keypoints survive and the backdrop's take the rest.
+INSET_DETECT_SIDE = 640  # the search runs on a copy no larger than this (steps are ~2 px wide)
+INSET_EDGE_MIN = 10.0  # a border pixel steps by this many grey levels across the line (Sobel / 4)
+INSET_MIN_RUN = 0.12  # a candidate line holds one run of border pixels this share of the side
+INSET_SIDE_SUPPORT = 0.5  # every side of the rectangle is border over at least this share ...
+INSET_MEAN_SUPPORT = 0.75  # ... and the four sides over this share on average
+INSET_AREA = (0.03, 0.7)  # share of the picture an inset may cover
+INSET_MIN_PIXELS = 24  # nor shorter than this on either side (in the submitted picture)
+INSET_MAX_LINES = 40  # strongest candidate lines kept per direction (the search is quartic)
 
 # Border trimming: a border line is "bar" when nearly all of it is within this many
 # grey levels of the bar colour (JPEG q10 ringing stays under it, content does not).
@@ -217,6 +232,84 @@ def _bar_width(lines: np.ndarray) -> int:
     return int(not_bar[0]) if len(not_bar) else lines.shape[0]
 
 
+def find_inset(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom) of the most rectangle-like inset in an RGB
+    picture, or None.
+
+    Horizontal and vertical steps (Sobel) that dominate the other direction are border
+    pixels; rows (columns) holding a long run of them are candidate lines. Every
+    rectangle of candidate lines is scored by the share of each side that is border
+    (a row's tolerance of +-1); the best one with every side at least
+    INSET_SIDE_SUPPORT and a mean of INSET_MEAN_SUPPORT wins. A picture with no inset
+    usually has no such rectangle; when it has one (a window, a page) the cut-out only
+    adds a look that the matcher's chance calibration covers like any other.
+    """
+    gray = np.asarray(image.convert("L"), np.float32)
+    h0, w0 = gray.shape
+    scale = min(1.0, INSET_DETECT_SIDE / max(h0, w0))
+    if scale < 1:
+        gray = np.asarray(cv2.resize(gray, (max(1, round(w0 * scale)), max(1, round(h0 * scale))),
+                                     interpolation=cv2.INTER_AREA), np.float32)
+    h, w = gray.shape
+    if min(h, w) < 8:
+        return None
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3) / 4
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3) / 4
+    ys, rows = _inset_lines((np.abs(gy) > INSET_EDGE_MIN) & (np.abs(gy) > 2 * np.abs(gx)),
+                            max(8, int(INSET_MIN_RUN * w)))
+    xs, cols = _inset_lines(((np.abs(gx) > INSET_EDGE_MIN) & (np.abs(gx) > 2 * np.abs(gy))).T,
+                            max(8, int(INSET_MIN_RUN * h)))
+    if len(ys) < 2 or len(xs) < 2:
+        return None
+    # support[i, a, b]: share of line i between candidate lines a and b that is border
+    row_sums = np.concatenate([np.zeros((h, 1)), np.cumsum(rows, 1)], 1)[ys][:, xs]
+    col_sums = np.concatenate([np.zeros((w, 1)), np.cumsum(cols, 1)], 1)[xs][:, ys]
+    widths = (xs[None, :] - xs[:, None]).astype(np.float64)  # [x1, x2]
+    heights = (ys[None, :] - ys[:, None]).astype(np.float64)  # [y1, y2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h_support = (row_sums[:, None, :] - row_sums[:, :, None]) / widths  # [y, x1, x2]
+        v_support = np.transpose((col_sums[:, None, :] - col_sums[:, :, None]) / heights,
+                                 (1, 2, 0))  # [y1, y2, x]
+    sides = np.stack(np.broadcast_arrays(  # [side, y1, y2, x1, x2]
+        h_support[:, None], h_support[None, :], v_support[:, :, :, None], v_support[:, :, None, :]))
+    sides = np.nan_to_num(sides, nan=0.0)
+    mean, low = sides.mean(0), sides.min(0)
+    rw, rh = widths[None, None], heights[:, :, None, None]
+    area = rw * rh / (w * h)
+    ok = ((rw >= max(0.1 * w, INSET_MIN_PIXELS * scale))
+          & (rh >= max(0.1 * h, INSET_MIN_PIXELS * scale))
+          & (area >= INSET_AREA[0]) & (area <= INSET_AREA[1])
+          & (low >= INSET_SIDE_SUPPORT) & (mean >= INSET_MEAN_SUPPORT))
+    if not ok.any():
+        return None
+    best = np.unravel_index(np.argmax(np.where(ok, mean + 1e-3 * area, -1.0)), ok.shape)
+    y1, y2, x1, x2 = ys[best[0]], ys[best[1]], xs[best[2]], xs[best[3]]
+    # a Sobel step peaks on the last row before the edge and the first after: +1 is inside
+    box = (round((x1 + 1) / scale), round((y1 + 1) / scale),
+           round(x2 / scale), round(y2 / scale))
+    box = (max(0, box[0]), max(0, box[1]), min(w0, box[2]), min(h0, box[3]))
+    return box if box[2] - box[0] >= INSET_MIN_PIXELS and box[3] - box[1] >= INSET_MIN_PIXELS else None
+
+
+def _inset_lines(mask: np.ndarray, min_run: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate line positions (rows of ``mask``) and the mask with +-1 row tolerance: rows
+    holding a run of >= ``min_run`` border pixels, local maxima over +-2 rows, the
+    INSET_MAX_LINES longest."""
+    tolerant = mask.copy()
+    tolerant[1:] |= mask[:-1]
+    tolerant[:-1] |= mask[1:]
+    runs: dict[int, int] = {}
+    for y in np.nonzero(tolerant.sum(1) >= min_run)[0].tolist():
+        steps = np.diff(np.concatenate([[0], tolerant[y].astype(np.int8), [0]]))
+        longest = int((np.nonzero(steps == -1)[0] - np.nonzero(steps == 1)[0]).max())
+        if longest >= min_run:
+            runs[y] = longest
+    peaks = [y for y, r in runs.items()
+             if all(runs.get(y + d, 0) <= r for d in (1, 2)) and all(runs.get(y - d, 0) < r for d in (1, 2))]
+    peaks.sort(key=lambda y: -runs[y])
+    return np.array(sorted(peaks[:INSET_MAX_LINES]), int), tolerant
+
+
 # --------------------------------------------------------------------------- ORB
 
 
@@ -345,6 +438,18 @@ class OrbView:
 
 
 @dataclass(frozen=True)
+class InsetView:
+    """A picture-in-picture inset cut out of the query (``find_inset``): ``phash`` maps
+    "inset" / "inset_mirror" to the 64-bit pHash of the cut-out (borders trimmed, so a thin
+    frame around the inset goes) and of its mirror image; ``view`` holds its ORB features,
+    computed at INSET_WORK_SIDE but with positions mapped back into the query's first frame
+    (plain / mirrored), so a fit says where in the query the work sits."""
+
+    phash: dict[str, int]
+    view: OrbView
+
+
+@dataclass(frozen=True)
 class QueryDescriptors:
     """Descriptors of a submitted image; never stored.
 
@@ -356,7 +461,9 @@ class QueryDescriptors:
     references need not store a flipped copy. ``retries`` are the same features at
     QUERY_RETRY_SIDES, for the matcher's second look: ``retry_views`` when they came with
     the query (a descriptor), else computed from ``picture`` when first asked for -- most
-    checks find their copy at the first look and never pay for them.
+    checks find their copy at the first look and never pay for them. ``inset`` is the
+    picture-in-picture cut-out for the second look (None when the picture has none),
+    likewise given (``inset_view``) or computed when first asked for.
     """
 
     phash: dict[str, int]
@@ -364,6 +471,7 @@ class QueryDescriptors:
     size: tuple[int, int]
     retry_views: tuple[OrbView, ...] | None = None
     picture: Image.Image | None = field(default=None, repr=False, compare=False)
+    inset_view: InsetView | None = None
 
     @cached_property
     def retries(self) -> tuple[OrbView, ...]:
@@ -373,6 +481,12 @@ class QueryDescriptors:
             return ()
         return tuple(_orb_view(self.picture, side) for side in QUERY_RETRY_SIDES)
 
+    @cached_property
+    def inset(self) -> InsetView | None:
+        if self.picture is None:  # a descriptor: what came with it (None: no inset)
+            return self.inset_view
+        return inset_view(self.picture, self.size)
+
     @property
     def views(self) -> tuple[OrbView, ...]:
         return (OrbView(self.orb, self.size), *self.retries)
@@ -380,7 +494,31 @@ class QueryDescriptors:
     def computed(self) -> QueryDescriptors:
         """The same descriptors with the second looks computed now and the picture let go:
         for timing a matcher alone (the evaluation, the benchmarks), or keeping many."""
-        return replace(self, retry_views=self.retries, picture=None)
+        return replace(self, retry_views=self.retries, inset_view=self.inset, picture=None)
+
+
+def inset_view(rgb: Image.Image, first_size: tuple[int, int]) -> InsetView | None:
+    """The ``InsetView`` of an RGB picture whose first ORB frame is ``first_size``, or None
+    when ``find_inset`` finds no inset."""
+    box = find_inset(rgb)
+    if box is None:
+        return None
+    left, top, right, bottom = box
+    cut = rgb.crop(box)
+    trimmed = trim_borders(cut)
+    gray = _work_gray(cut, INSET_WORK_SIDE)
+    # cut-out frame -> query's first frame; the mirrored cut-out sits at the mirrored place
+    to_first = np.array([first_size[0] / rgb.width, first_size[1] / rgb.height], np.float32)
+    per_pixel = np.array([cut.width / gray.shape[1], cut.height / gray.shape[0]], np.float32)
+    orb = {}
+    for variant, pixels, origin in (("plain", gray, (left, top)),
+                                    ("mirror", np.ascontiguousarray(gray[:, ::-1]),
+                                     (rgb.width - right, top))):
+        codes, points, angles = orb_features(pixels, ORB_QUERY_FEATURES)
+        mapped = (points * per_pixel + np.array(origin, np.float32)) * to_first
+        orb[variant] = (codes, np.clip(mapped, 0, np.array(first_size, np.float32)), angles)
+    return InsetView({"inset": phash64(trimmed), "inset_mirror": phash64(ImageOps.mirror(trimmed))},
+                     OrbView(orb, first_size))
 
 
 def query_descriptors(image: Image.Image) -> QueryDescriptors:

@@ -85,11 +85,14 @@ PHASH_PAIRS = {
     "phash_trim": [("trim", "trimmed"), ("trim", "plain"), ("plain", "trimmed")],
     "phash_trim_mirror": [("trim_mirror", "trimmed"), ("trim_mirror", "plain"),
                           ("mirror", "trimmed")],
+    # a picture-in-picture cut-out (image.InsetView), when the second look found one
+    "phash_inset": [("inset", "plain"), ("inset", "trimmed")],
+    "phash_inset_mirror": [("inset_mirror", "plain"), ("inset_mirror", "trimmed")],
 }
 ORB_VARIANTS = {"orb": "plain", "orb_mirror": "mirror"}
 PHASH_CHANNELS = tuple(PHASH_PAIRS)
 ALL_CHANNELS = PHASH_CHANNELS + tuple(ORB_VARIANTS)
-MIRRORED_CHANNELS = ("phash_mirror", "phash_trim_mirror", "orb_mirror")
+MIRRORED_CHANNELS = ("phash_mirror", "phash_trim_mirror", "phash_inset_mirror", "orb_mirror")
 SCORE_DECIMALS = 4  # scores are reported (and ranked) to this many decimals
 
 _MAX_KEYPOINTS = 1 << 16  # ORB ids are work_id << 16 | keypoint number
@@ -359,33 +362,45 @@ class Matcher:
         The query's verdict is its first candidate's, or "clear" if there is none."""
         if isinstance(query, Image.Image):
             query = query_descriptors(query)
-        phash_candidates = self._phash_candidates(query)
+        hashes = dict(query.phash)
+        phash_candidates = self._phash_candidates(hashes)
         orb_evidence = self._orb_evidence(query.views[0])
-        candidates = self._candidates(query, phash_candidates, orb_evidence)
-        if not _copy_found(candidates) and query.retries:
-            # The second look (image.QUERY_RETRY_SIDES): each retry view alone, until one
-            # finds a copy, then all views' keypoints as one set, whose inliers at
-            # different scales add up (on the calibration split 3 points of recall on
-            # reframes with rescaling and JPEG, over the views alone).
-            for view in (*query.retries, _merged(query.views)):
+        candidates = self._candidates(hashes, phash_candidates, orb_evidence)
+        if not _copy_found(candidates):
+            # The second look: first the picture-in-picture cut-out when there is one (its
+            # pHashes and its keypoints at the registered scale: one detection and a few
+            # hashes, and a look only for pictures with an inset), then the retry sizes
+            # (image.QUERY_RETRY_SIDES), each view alone, until one finds a copy, then all
+            # views' keypoints as one set, whose inliers at different scales add up (on the
+            # calibration split 3 points of recall on reframes with rescaling and JPEG,
+            # over the views alone).
+            inset = query.inset
+            looks: list[OrbView] = []
+            if inset is not None:
+                hashes.update(inset.phash)
+                phash_candidates |= self._phash_candidates(inset.phash)
+                looks.append(inset.view)
+            if query.retries:
+                looks += [*query.retries, _merged(query.views)]
+            for view in looks:
                 for work_id, fits in self._orb_evidence(view).items():
                     mine = orb_evidence.setdefault(work_id, {})
                     for channel, fit in fits.items():
                         held = mine.get(channel)
                         if fit is not None and (held is None or fit.cells > held.cells):
                             mine[channel] = fit
-                candidates = self._candidates(query, phash_candidates, orb_evidence)
+                candidates = self._candidates(hashes, phash_candidates, orb_evidence)
                 if _copy_found(candidates):
                     break
         return candidates[:k]
 
-    def _candidates(self, query: QueryDescriptors, phash_candidates: set[int],
+    def _candidates(self, hashes: dict[str, int], phash_candidates: set[int],
                     orb_evidence: dict[int, dict[str, Fit | None]]) -> list[Candidate]:
         fingerprints = self.store.get(sorted(phash_candidates | set(orb_evidence)))
         candidates = []
         for work_id, fp in fingerprints.items():
             fits = orb_evidence.get(work_id, {})
-            evidence = Evidence(self._phash_evidence(query, fp),
+            evidence = Evidence(self._phash_evidence(hashes, fp),
                                 {c: f.cells if f else 0 for c, f in fits.items()},
                                 {c: f for c, f in fits.items() if f})
             value = score(evidence)
@@ -394,15 +409,18 @@ class Matcher:
 
     # -- pHash -------------------------------------------------------------------
 
-    def _phash_candidates(self, query: QueryDescriptors) -> set[int]:
-        codes = np.array(list(query.phash.values()), np.uint64)
+    def _phash_candidates(self, hashes: dict[str, int]) -> set[int]:
+        codes = np.array(list(hashes.values()), np.uint64)
         _, ids, _ = self.phash_index.range_search_arrays(codes, self.phash_radius)
         return {i // 2 for i in ids.tolist()} - self._removed
 
     @staticmethod
-    def _phash_evidence(query: QueryDescriptors, fp: ImageFingerprint) -> dict[str, int]:
+    def _phash_evidence(hashes: dict[str, int], fp: ImageFingerprint) -> dict[str, int]:
+        """Best distance per channel over the query's variants at hand (the inset's only
+        once the second look cut one out: 64, no evidence, before)."""
         stored = {"plain": fp.phash, "trimmed": fp.phash_trimmed}
-        return {channel: min(_hamming64(query.phash[q], stored[r]) for q, r in pairs)
+        return {channel: min((_hamming64(hashes[q], stored[r]) for q, r in pairs if q in hashes),
+                             default=64)
                 for channel, pairs in PHASH_PAIRS.items()}
 
     # -- ORB ---------------------------------------------------------------------
