@@ -128,25 +128,31 @@ def _run(job: tuple[str, evalset.QuerySpec]) -> Record:
     t2 = time.perf_counter()
     candidates = _MATCHER.query(descriptors, k=50)  # all candidates: scoring is redone offline
     t3 = time.perf_counter()
-    exhaustive = _EXHAUSTIVE.query(descriptors, k=50)
+    # a worker without the exhaustive matcher (eval_image_looks.py) leaves its column empty
+    exhaustive = _EXHAUSTIVE.query(descriptors, k=50) if _EXHAUSTIVE is not None else []
     t4 = time.perf_counter()
     return Record(split, query.family, query.params, query.source, query.truth, query.role,
                   [(_NAMES[c.work_id], c.evidence) for c in candidates], (t1 - t0, t2 - t1, t3 - t2),
                   [(_NAMES[c.work_id], c.evidence) for c in exhaustive], t4 - t3)
 
 
-def run_queries(workers: int) -> list[Record]:
+def query_jobs() -> list[tuple[str, evalset.QuerySpec]]:
+    """(split, query) for both splits: the registered works with each split's own pool of
+    never-registered ones."""
     works = list(_WORKS.values())
     registered = [w for w in works if w.role == "registered"]
     calibration = registered + [w for w in works if w.pool == "calibration"]
     evaluation = registered + [w for w in works if w.pool == "evaluation" or w.role == "twin"]
     jobs = [("calibration", s) for s in evalset.query_specs(
         calibration, evalset.CALIBRATION_SEED, CALIBRATION_DRAWS, NEGATIVE_DRAWS)]
-    jobs += [("evaluation", s) for s in evalset.query_specs(
+    return jobs + [("evaluation", s) for s in evalset.query_specs(
         evaluation, evalset.EVALUATION_SEED, EVALUATION_DRAWS, NEGATIVE_DRAWS)]
+
+
+def run_queries(workers: int) -> list[Record]:
     context = multiprocessing.get_context("fork")  # workers inherit the decoded works
     with context.Pool(workers, initializer=_init_worker) as pool:
-        return list(pool.imap(_run, jobs, chunksize=4))
+        return list(pool.imap(_run, query_jobs(), chunksize=4))
 
 
 # --------------------------------------------------------------------------- scoring
@@ -160,6 +166,12 @@ def top(record: Record, channels, weights) -> tuple[str | None, float]:
         if value > best_score:
             best, best_score = work_id, value
     return best, best_score
+
+
+def found(record: Record, channels, weights, copy_min: float) -> bool:
+    """A transformed copy is found when its best candidate is its own work at a copy score."""
+    best, value = top(record, channels, weights)
+    return best == record.truth and value >= copy_min
 
 
 def threshold_at(negative_scores: list[float], target_fpr: float) -> float:
@@ -334,8 +346,7 @@ def image_section(args) -> None:
         verdicts = [matching.verdict(top(r, matching.ALL_CHANNELS, live)[1]) for r in twins]
         counts = {v: verdicts.count(v) for v in ("copy", "similar", "clear")}
         print(f"Stereo twin (motorcycle_right vs registered motorcycle_left, not counted): {counts}.")
-    misses = [r for r in pos if not (top(r, matching.ALL_CHANNELS, live)[0] == r.truth and
-                                     top(r, matching.ALL_CHANNELS, live)[1] >= matching.COPY_MIN_SCORE)]
+    misses = [r for r in pos if not found(r, matching.ALL_CHANNELS, live, matching.COPY_MIN_SCORE)]
     if misses:
         print("\nMissed copies:\n")
         for r in misses[:25]:
