@@ -38,7 +38,13 @@ import numpy as np  # noqa: E402
 
 from registry.fingerprints import descriptors as descriptor_format  # noqa: E402
 from registry.fingerprints import matching  # noqa: E402
-from registry.fingerprints.image import ImageFingerprint, fingerprint_image, load_image, query_descriptors  # noqa: E402
+from registry.fingerprints.image import (  # noqa: E402
+    FINGERPRINT_VERSION,
+    ImageFingerprint,
+    fingerprint_image,
+    load_image,
+    query_descriptors,
+)
 from registry.fingerprints.index import FrameHashIndex, SegmentedHashIndex  # noqa: E402
 from scripts import evalset  # noqa: E402
 
@@ -64,7 +70,7 @@ def _real(seed: int) -> ImageFingerprint:
 
 
 def real_fingerprints(n: int) -> list[ImageFingerprint]:
-    path = CACHE / f"real-{n}.pickle"
+    path = CACHE / f"real-{n}-v{FINGERPRINT_VERSION}.pickle"
     if path.exists():
         return pickle.loads(path.read_bytes())
     import multiprocessing
@@ -83,6 +89,8 @@ class Bulk:
     def __init__(self, real: list[ImageFingerprint], vocabulary) -> None:
         self.pool = np.concatenate([fp.orb_codes() for fp in real])
         self.pool_words = vocabulary.words(self.pool)  # a flipped bit rarely moves a word
+        # a real picture's thumbnail, so that a chance fit pays for its agreement check
+        self.thumbnails = [fp.thumbnail for fp in real]
 
     def _draw(self, index: int):
         rng = np.random.default_rng(index)
@@ -105,7 +113,8 @@ class Bulk:
         np.bitwise_xor.at(codes, (rows, bits[used] // 8), (1 << (bits[used] % 8)).astype(np.uint8))
         xy = rng.integers(0, 512, (300, 2)).astype("<u2")
         return ImageFingerprint(phashes[0], phashes[1], codes.tobytes(), xy.tobytes(),
-                                rng.integers(0, 256, 300, np.uint8).tobytes(), 640, 480)
+                                rng.integers(0, 256, 300, np.uint8).tobytes(), 640, 480,
+                                thumbnail=self.thumbnails[index % len(self.thumbnails)])
 
 
 class BulkStore:

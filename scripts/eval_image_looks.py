@@ -55,9 +55,13 @@ def report(records: list[ef.Record]) -> None:
         negatives = [r for r in rows if r.role == "negative"]
         _, fpr, _ = ef.outcome(negatives, matching.ALL_CHANNELS, weights, copy_min)
         cells = [max((e.orb_cells() for _, e in r.candidates), default=0) for r in negatives]
+        agreements = [a for r in negatives for _, e in r.candidates
+                      if (a := e.agreement()) is not None]
         ms = np.array([r.seconds[2] for r in rows]) * 1000
         print(f"never-registered: {round(fpr * len(negatives))}/{len(negatives)} false copies; "
               f"most inlier cells {max(cells)}, {sum(c >= 8 for c in cells)} with 8 or more; "
+              f"{len(agreements)} fits checked for agreement, the highest "
+              f"{max(agreements, default=float('nan')):.2f}; "
               f"matching p50 {np.percentile(ms, 50):.0f} ms, p99 {np.percentile(ms, 99):.0f} ms")
 
 

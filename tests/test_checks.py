@@ -146,6 +146,55 @@ def test_vertical_reframes_and_picture_in_picture_are_found(admin: Api, register
     assert first["coverage"] < 0.25  # the inset is a small part of the query frame
 
 
+def _hard_vertical_reframe() -> bytes:
+    """A 9:16 window of coffee.png (28% of the area) at a third of its size, JPEG q15: too
+    few keypoints survive for the inlier cells alone to make it a copy."""
+    coffee = Image.open(media.image("coffee.png")).convert("RGB")  # 600x400
+    return jpeg(coffee.crop((377, 0, 377 + 225, 400)).resize((75, 133)), 15)
+
+
+def test_a_weak_fit_is_a_copy_when_the_aligned_pictures_agree(admin: Api, registered: dict, cli,  # type: ignore[no-untyped-def]
+                                                              settings, tmp_path: Path) -> None:
+    import json
+
+    import sqlalchemy as sa
+
+    result = _check(admin, ("vertical.jpg", _hard_vertical_reframe()),
+                    ("unrelated.jpg", jpeg(Image.open(media.image("rocket.jpg")).crop((300, 0, 540, 427)), 15)))
+    reframed, unrelated = result["items"]
+    assert unrelated["verdict"] == "clear"
+    [first, *_] = reframed["matches"]
+    assert (first["asset_id"], first["verdict"], first["channel"]) \
+        == (registered["assets"]["coffee.png"]["id"], "copy", "local_features")
+    assert first["inlier_cells"] < 10 and first["picture_agreement"] > 0.8
+    assert first["transform"]["tx"] == pytest.approx(377 / 600, abs=0.03)
+    # a descriptor carries the picture's grey levels, so it gets the same verdict
+    (tmp_path / "vertical.jpg").write_bytes(_hard_vertical_reframe())
+    assert cli("fingerprint", str(tmp_path / "vertical.jpg"), "-o", str(tmp_path / "d.json")).exit_code == 0
+    sent = admin.ok("post", "/v1/checks/fingerprints", 201,
+                    json={"descriptors": [json.loads((tmp_path / "d.json").read_text())]})
+    assert sent["items"][0]["matches"] == reframed["matches"]
+    # A fingerprint stored before version 2 has no thumbnail: the fit alone is too weak,
+    # until `registry index backfill` fingerprints the picture again.
+    engine = sa.create_engine(settings.effective_database_url)
+    asset_id = registered["assets"]["coffee.png"]["id"]
+    with engine.begin() as conn:
+        data = json.loads(conn.execute(sa.text("SELECT data FROM fingerprint_set WHERE asset_id = :a"),
+                                       {"a": asset_id}).scalar_one())
+        old = {k: v for k, v in data.items() if k != "thumbnail"} | {"version": 1}
+        conn.execute(sa.text("UPDATE fingerprint_set SET data = :d, version = 1 WHERE asset_id = :a"),
+                     {"d": json.dumps(old).encode(), "a": asset_id})
+    engine.dispose()
+    with TestClient(create_app(settings)) as before:
+        [item] = _check(Api(before, admin.key), ("vertical.jpg", _hard_vertical_reframe()))["items"]
+        assert item["verdict"] != "copy"
+    result = cli("index", "backfill")
+    assert result.exit_code == 0 and "0 asset(s) could not be fingerprinted" in result.output
+    with TestClient(create_app(settings)) as after:
+        [item] = _check(Api(after, admin.key), ("vertical.jpg", _hard_vertical_reframe()))["items"]
+        assert item["verdict"] == "copy" and item["matches"][0]["picture_agreement"] > 0.8
+
+
 def test_a_cropped_clip_is_found_through_crop_windows(admin: Api, registered: dict,
                                                      tmp_path: Path) -> None:
     copied = media.make_variant(media.clip("bikes.mp4"), tmp_path / "copy.mp4", start=3.0,

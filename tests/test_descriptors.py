@@ -59,7 +59,7 @@ def test_an_image_descriptor_gets_the_uploads_verdict_and_matches(
     copied = _edited_astronaut(tmp_path / "copy.jpg")
     descriptor = _fingerprint(cli, copied, tmp_path)
     assert (descriptor["format"], descriptor["version"], descriptor["kind"]) == (
-        "registry.query-descriptor", 2, "image")
+        "registry.query-descriptor", 3, "image")
     uploaded = _upload(admin, copied, "/v1/checks")
     sent = _send(admin, "/v1/checks/fingerprints", descriptor)
     [item] = sent["items"]
@@ -153,12 +153,12 @@ def test_a_picture_in_picture_descriptor_carries_its_inset(
     assert item["verdict"] == uploaded["verdict"] == "copy"
     assert item["matches"] == uploaded["matches"]
     assert item["matches"][0]["asset_id"] == registered["coffee"]
-    # A version 1 descriptor (no inset) is still read; an inset in one is refused.
-    old = {k: v for k, v in descriptor.items() if k != "inset"} | {"version": 1}
+    # A version 1 descriptor (no inset, no grey picture) is still read; an inset in one is refused.
+    old = {k: v for k, v in descriptor.items() if k not in ("inset", "gray")} | {"version": 1}
     assert _send(admin, "/v1/checks/fingerprints", old)["items"][0]["verdict"] in (
         "copy", "similar", "clear")
     response = admin.post("/v1/checks/fingerprints", json={"descriptors": [
-        descriptor | {"version": 1}]})
+        {k: v for k, v in descriptor.items() if k != "gray"} | {"version": 1}]})
     assert response.status_code == 422 and "inset: a version 2 field" in response.text
 
 
@@ -201,7 +201,7 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
                                    "phashes": _b64(bytes(8 * n)), "mirror_phashes": _b64(bytes(8 * n)),
                                    "informative": _b64(bytes([informative]) * n)}}
     cases = [
-        (_changed(image, "version", 3), "unsupported descriptor version 3: this registry reads version(s) 1, 2"),
+        (_changed(image, "version", 4), "unsupported descriptor version 4: this registry reads version(s) 1, 2, 3"),
         (_changed(clip, "version", 1), "reframe: not part of descriptor version 1"),
         (_changed(clip, "reframe.grays.size", [gw + 1, gh]), "reframe.grays.size"),
         (_changed(clip, "reframe.grays.pixels", _b64(gw * gh)), "reframe.grays.pixels: expected the base64"),
@@ -211,7 +211,13 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
         (_changed(clip, "reframe.looks.frames", looks["frames"][:-1]), "reframe.looks.frames"),
         (_changed(clip, "reframe.looks.frames.0.orb.plain.count", 1), "reframe.looks.frames[0].orb.plain.codes"),
         (_changed(clip, "version", "1"), "unsupported descriptor version '1'"),
-        (_changed(image, "fingerprint_version", 7), "fingerprint version 7, but this registry's is 1"),
+        (_changed(image, "fingerprint_version", 7), "fingerprint version 7, but this registry's is 2"),
+        (_changed(image, "gray", None), "gray: expected an object with size and pixels"),
+        (_changed(image, "gray.size", [image["gray"]["size"][0] + 1, image["gray"]["size"][1]]), "gray.size"),
+        (_changed(image, "gray.pixels", _b64(7)), "gray.pixels: expected the base64"),
+        (_changed(image, "version", 2), "gray: a version 3 field (this descriptor says version 2)"),
+        (_changed(clip, "reframe.looks.frames.0.gray", image["gray"]),
+         "reframe.looks.frames.0.gray: Extra inputs are not permitted"),
         (_changed(image, "format", "something.else"), "not a query descriptor"),
         (_changed(image, "kind", "audio"), "kind"),
         (_changed(image, "orb.plain.codes", "!" * len(image["orb"]["plain"]["codes"])), "not valid base64"),

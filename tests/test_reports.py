@@ -154,13 +154,16 @@ def test_evidence_shows_what_found_each_match(admin: Api, scene: dict) -> None:
     move = match["transform"]
     assert move["scale"] == pytest.approx(0.75, abs=0.03) and move["tx"] == pytest.approx(0.25, abs=0.03)
     assert 0 < match["coverage"] <= 1 and match["inlier_cells"] > 5
+    assert match["picture_agreement"] > 0.8  # the registered picture, placed by the fit, agrees
     [row] = csv.DictReader(io.StringIO(_get(admin, path, format="csv").text))
-    assert (row["channel"], float(row["scale"]), float(row["coverage"])) == (
-        "local_features", move["scale"], match["coverage"])
+    assert (row["channel"], float(row["scale"]), float(row["coverage"]),
+            float(row["picture_agreement"])) == (
+        "local_features", move["scale"], match["coverage"], match["picture_agreement"])
     pdf = _get(admin, path, format="pdf").content
     text = pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
     assert f"Found by local features spanning {match['coverage']:.0%} of the query" in text
     assert f"scale {move['scale']:.2f}" in text
+    assert f"aligned pictures agree at {match['picture_agreement']:.2f}" in text
 
 
 def test_fingerprint_only_check_shows_a_placeholder(admin: Api, scene: dict) -> None:

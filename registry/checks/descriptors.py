@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from registry.fingerprints import clip_query
 from registry.fingerprints import descriptors as fmt
+from registry.fingerprints.agreement import QUERY_GRAY_SIDE
 from registry.fingerprints.image import (
     FINGERPRINT_VERSION,
     ORB_CODE_BYTES,
@@ -122,10 +123,23 @@ class _ImageViews(BaseModel):
         "engine looks at it first when the first frame finds no copy"))
 
 
+class GrayPicture(BaseModel):
+    """The picture's grey levels, for the aligned-picture check of a fit."""
+
+    model_config = ConfigDict(extra="forbid")
+    size: list[int] = Field(min_length=2, max_length=2, description=(
+        f"[width, height]: the picture resized to a long side of {QUERY_GRAY_SIDE}"))
+    pixels: str = Field(max_length=fmt.base64_length(QUERY_GRAY_SIDE ** 2),
+                        description="base64 of height x width bytes: grey levels, row by row")
+
+
 class ImageDescriptor(_Descriptor, _ImageViews):
     """What a check computes from an uploaded image."""
 
     kind: Literal["image"]
+    gray: GrayPicture | None = Field(default=None, description=(
+        "Format version 3, required from it on: the registered picture placed by a fit of "
+        "its keypoints is compared with this (picture_agreement in the matches)"))
 
 
 class ClipFrames(BaseModel):

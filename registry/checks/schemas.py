@@ -72,6 +72,11 @@ class MatchEvidence(BaseModel):
     transform: Transform | None = Field(default=None, description=(
         "For local_features the fitted similarity; for a crop_window the window "
         "(the copy's framing is within about 5% of it)"))
+    picture_agreement: float | None = Field(default=None, description=(
+        "For local_features: correlation in [-1, 1] of the registered picture, placed by the "
+        "fitted similarity, with the query where it lands (band-passed grey levels); copies "
+        "agree near 1, chance fits below 0.45. Null when not measured (fits of fewer than 6 "
+        "inlier cells, fingerprints stored before version 2, clips)"))
 
 
 class Match(MatchEvidence):
@@ -97,7 +102,8 @@ class Match(MatchEvidence):
 
 def found_by(match: Any) -> str:
     """One line on what found a match and where it sits, for people (the CLI, the PDF):
-    ``match`` has Match's channel, coverage, mirrored, inlier_cells and transform."""
+    ``match`` has Match's channel, coverage, mirrored, inlier_cells, transform and
+    picture_agreement."""
     if match.channel is None:
         return "channel not recorded"
     share = f"{match.coverage:.0%}" if match.coverage is not None else "?"
@@ -107,6 +113,8 @@ def found_by(match: Any) -> str:
               }[match.channel]]
     if match.inlier_cells is not None:
         parts.append(f"{match.inlier_cells} inlier cells")
+    if match.picture_agreement is not None:
+        parts.append(f"aligned pictures agree at {match.picture_agreement:.2f}")
     if match.transform is not None:
         t = match.transform
         parts.append(f"scale {t.scale:.2f}, rotation {t.rotation_deg:.1f}°, "

@@ -70,6 +70,7 @@ class Hit:
     mirrored: bool = False
     inlier_cells: int | None = None
     transform: Transform | None = None
+    picture_agreement: float | None = None
 
     def rank(self) -> tuple:
         return (-round(self.score, SCORE_DECIMALS), *(-v for v in self.strength), self.no)
@@ -81,6 +82,9 @@ def _candidate_hit(c: Candidate) -> Hit:
     hit = Hit(c.work_id, "image", c.score, c.verdict, c.evidence.phash_distance(),
               strength=strength(c.evidence), channel=Channel(c.channel), mirrored=c.mirrored,
               inlier_cells=fit.cells if fit else None)
+    measured = c.evidence.agreement()
+    if measured is not None:
+        hit.picture_agreement = round(measured, 3)
     if hit.channel is Channel.local_features:
         _fitted(hit, fit)
     return hit
@@ -240,7 +244,8 @@ def _resolve(session: Session, live: LiveIndex, hits: list[Hit]) -> list[Match]:
             distance=hit.distance, reference_time_s=hit.reference_time_s,
             score=round(hit.score, SCORE_DECIMALS), verdict=Verdict(hit.verdict), spans=hit.spans,
             channel=hit.channel, coverage=hit.coverage, mirrored=hit.mirrored,
-            inlier_cells=hit.inlier_cells, transform=hit.transform)
+            inlier_cells=hit.inlier_cells, transform=hit.transform,
+            picture_agreement=hit.picture_agreement)
     return list(matches.values())
 
 

@@ -11,9 +11,9 @@ inverses on everything the engine reads -- ORB positions travel as the float32 v
 ORB produced, times as float64 -- so a descriptor gets bit-identical evidence to the
 upload it was computed from.
 
-Format version 2::
+Format version 3::
 
-    {"format": "registry.query-descriptor", "version": 2, "fingerprint_version": 1,
+    {"format": "registry.query-descriptor", "version": 3, "fingerprint_version": 2,
      "kind": "image", "name": "copy.jpg",
      "phash": "<16 hex: imagehash.phash of the picture>",
      "variants": {"mirror": "<16 hex>", "trim": "<16 hex>", "trim_mirror": "<16 hex>"},
@@ -25,10 +25,12 @@ Format version 2::
      "retries": [{"size": [w, h], "orb": {...}},   # the same at each QUERY_RETRY_SIDES
                  ...],                             # long side, in that order
      "inset": {"phash": "<16 hex>", "mirror": "<16 hex>",  # optional: a picture-in-picture
-               "size": [w, h], "orb": {...}}}              # cut-out (image.InsetView); its
+               "size": [w, h], "orb": {...}},              # cut-out (image.InsetView); its
                                                            # keypoints in the first ORB frame
+     "gray": {"size": [w, h],      # the picture's grey levels, long side agreement.QUERY_GRAY_SIDE,
+              "pixels": base64 h x w bytes}}   # for the aligned-picture check (agreement.py)
 
-    {"format": ..., "version": 2, "fingerprint_version": 1, "kind": "clip", "name": "copy.mp4",
+    {"format": ..., "version": 3, "fingerprint_version": 2, "kind": "clip", "name": "copy.mp4",
      "frames": {"count": n,
                 "timestamps": base64 n float64 little-endian (seconds, strictly increasing),
                 "phashes": base64 n x 8 bytes (each pHash big-endian: its 16 hex digits),
@@ -43,12 +45,13 @@ Format version 2::
                   "pixels": base64 k x h x w bytes (grey levels, row by row)}}}
 
 Version 2 added the clip's optional ``reframe`` part and the image's optional ``inset``
-(absent when the picture has none: ``image.find_inset``); version 1 descriptors, made
-before, are still read (clips without the reframe search, pictures without an inset).
+(absent when the picture has none: ``image.find_inset``); version 3 the image's ``gray``
+(required from version 3 on; a clip's looks do not carry it). Versions 1 and 2 are still
+read, but only a registry whose ``fingerprint_version`` they name accepts them (see below).
 
 Arrays travel as base64 of their bytes: exact, and compact enough that a clip's frame
-hashes (~670 KB for MAX_FRAMES frames) or an image (~330 KB: three frame sizes of up to
-1000 keypoints, plain and mirrored; ~440 KB with an inset) fit well inside the default
+hashes (~670 KB for MAX_FRAMES frames) or an image (~350 KB: three frame sizes of up to
+1000 keypoints, plain and mirrored, and the grey picture; ~460 KB with an inset) fit well inside the default
 64 MiB JSON body; a clip's reframe part grows with its length (see clip_query.py).
 
 ``fingerprint_version`` is the engine's ``FINGERPRINT_VERSION``: descriptors made by
@@ -66,6 +69,7 @@ from typing import Any
 
 import numpy as np
 
+from registry.fingerprints.agreement import QUERY_GRAY_SIDE
 from registry.fingerprints.clip_query import (
     GRAY_SIDE,
     MAX_GRAYS,
@@ -86,8 +90,8 @@ from registry.fingerprints.image import (
 from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"
-VERSION = 2  # 2: a clip's optional "reframe" part, an image's optional "inset"
-SUPPORTED_VERSIONS = (1, VERSION)
+VERSION = 3  # 2: a clip's optional "reframe" part, an image's optional "inset"; 3: "gray"
+SUPPORTED_VERSIONS = (1, 2, VERSION)
 KINDS = ("image", "clip")
 MAX_FRAMES = 20_000  # > 10 minutes at the 30 frames a second the engine samples
 MAX_TIME_S = 4_000_000.0
@@ -146,7 +150,7 @@ def _view_json(view: OrbView) -> dict[str, Any]:
     return {"size": [int(view.size[0]), int(view.size[1])], "orb": orb}
 
 
-def _image_json(query: QueryDescriptors) -> dict[str, Any]:
+def _image_json(query: QueryDescriptors, gray: bool = True) -> dict[str, Any]:
     first, *retries = query.views
     out = {"phash": _hex(query.phash["plain"]),
            "variants": {v: _hex(query.phash[v]) for v in PHASH_VARIANTS},
@@ -155,6 +159,9 @@ def _image_json(query: QueryDescriptors) -> dict[str, Any]:
     if inset is not None:
         out["inset"] = {**{key: _hex(inset.phash[v]) for key, v in INSET_PHASHES.items()},
                         **_view_json(inset.view)}
+    if gray and query.gray is not None:
+        out["gray"] = {"size": [int(query.gray.shape[1]), int(query.gray.shape[0])],
+                       "pixels": _b64(np.ascontiguousarray(query.gray, np.uint8).tobytes())}
     return out
 
 
@@ -168,7 +175,7 @@ def _clip_json(clip: ClipDescriptors) -> dict[str, Any]:
     if reframe is not None:
         out["reframe"] = {
             "looks": {"count": len(reframe.looks), "timestamps": _b64(reframe.look_times.astype("<f8").tobytes()),
-                      "frames": [_image_json(look) for look in reframe.looks]},
+                      "frames": [_image_json(look, gray=False) for look in reframe.looks]},
             "grays": {"count": len(reframe.grays),
                       "size": [int(reframe.grays.shape[2]), int(reframe.grays.shape[1])],
                       "timestamps": _b64(reframe.gray_times.astype("<f8").tobytes()),
@@ -264,7 +271,7 @@ def _orb(data: Any, where: str, size: tuple[int, int]) -> tuple[np.ndarray, np.n
     return codes.reshape(n, ORB_CODE_BYTES).copy(), points, angles.copy()
 
 
-def _image(data: dict, version: int, where: str = "") -> QueryDescriptors:
+def _image(data: dict, version: int, where: str = "", look: bool = False) -> QueryDescriptors:
     variants = _field(data, "variants", dict, where)
     if set(variants) != set(PHASH_VARIANTS):
         raise DescriptorError(f"{where}variants: expected exactly {', '.join(PHASH_VARIANTS)}")
@@ -280,10 +287,25 @@ def _image(data: dict, version: int, where: str = "") -> QueryDescriptors:
         if version < 2:
             raise DescriptorError(f"{where}inset: a version 2 field (this descriptor says version 1)")
         inset = _inset(data["inset"], first.size, where)
+    gray = None
+    if version >= 3 and not look:
+        gray = _gray(data.get("gray"), where)
+    elif data.get("gray") is not None:
+        raise DescriptorError(f"{where}gray: a version 3 field of a picture, not of a clip's look"
+                              if look else f"{where}gray: a version 3 field (this descriptor says "
+                              f"version {version})")
     return QueryDescriptors(phash=phash, orb=first.orb, size=first.size, retry_views=tuple(
         _view(view, side, f"{where}retries[{i}].")
         for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))),
-        inset_view=inset)
+        inset_view=inset, gray_sent=gray)
+
+
+def _gray(data: Any, where: str) -> np.ndarray:
+    if not isinstance(data, dict) or set(data) != {"size", "pixels"}:
+        raise DescriptorError(f"{where}gray: expected an object with size and pixels")
+    width, height = _size(data, QUERY_GRAY_SIDE, f"{where}gray.")
+    pixels = _bytes(data["pixels"], f"{where}gray.pixels", width * height)
+    return np.frombuffer(pixels, np.uint8).reshape(height, width).copy()
 
 
 def _inset(data: Any, first_size: tuple[int, int], where: str) -> InsetView:
@@ -354,7 +376,7 @@ def _reframe(data: dict) -> ReframeQuery:
         where = f"reframe.looks.frames[{i}]."
         if not isinstance(look, dict):
             raise DescriptorError(f"{where.rstrip('.')}: expected an object")
-        parsed.append(_image(look, 2, where))
+        parsed.append(_image(look, 2, where, look=True))
     grays = _field(data, "grays", dict, "reframe.")
     n = _field(grays, "count", int, "reframe.grays.")
     if not 0 <= n <= MAX_GRAYS:

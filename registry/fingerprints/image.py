@@ -32,6 +32,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from registry.fingerprints.agreement import QUERY_GRAY_SIDE, encode_thumbnail, gray_picture
 from registry.fingerprints.errors import (
     CorruptMedia,
     DecompressionBomb,
@@ -40,7 +41,9 @@ from registry.fingerprints.errors import (
     TruncatedMedia,
 )
 
-FINGERPRINT_VERSION = 1
+# 2: a grey thumbnail of the registered picture for the aligned-picture check
+# (agreement.py); version 1 fingerprints match without it until fingerprinted again.
+FINGERPRINT_VERSION = 2
 
 # Local features are computed on a copy resized so its long side is WORK_SIDE: it
 # makes keypoint positions comparable across resolutions and keeps ORB cost flat.
@@ -370,6 +373,7 @@ class ImageFingerprint:
     width: int  # size after EXIF orientation
     height: int
     version: int = FINGERPRINT_VERSION
+    thumbnail: bytes = b""  # grey JPEG (agreement.encode_thumbnail); empty before version 2
 
     @property
     def orb_count(self) -> int:
@@ -396,6 +400,7 @@ class ImageFingerprint:
             "orb_angles": base64.b64encode(self.orb_angles).decode(),
             "width": self.width,
             "height": self.height,
+            **({"thumbnail": base64.b64encode(self.thumbnail).decode()} if self.thumbnail else {}),
         }
 
     @classmethod
@@ -409,6 +414,7 @@ class ImageFingerprint:
             width=int(data["width"]),
             height=int(data["height"]),
             version=int(data.get("version", FINGERPRINT_VERSION)),
+            thumbnail=base64.b64decode(data.get("thumbnail", "")),
         )
 
 
@@ -424,6 +430,7 @@ def fingerprint_image(image: Image.Image) -> ImageFingerprint:
         orb_angles=angle.tobytes(),
         width=rgb.width,
         height=rgb.height,
+        thumbnail=encode_thumbnail(rgb),
     )
 
 
@@ -463,7 +470,9 @@ class QueryDescriptors:
     the query (a descriptor), else computed from ``picture`` when first asked for -- most
     checks find their copy at the first look and never pay for them. ``inset`` is the
     picture-in-picture cut-out for the second look (None when the picture has none),
-    likewise given (``inset_view``) or computed when first asked for.
+    likewise given (``inset_view``) or computed when first asked for. ``gray`` is the
+    picture's grey levels at QUERY_GRAY_SIDE for the aligned-picture check (agreement.py),
+    likewise given (``gray_sent``) or computed when first asked for.
     """
 
     phash: dict[str, int]
@@ -472,6 +481,13 @@ class QueryDescriptors:
     retry_views: tuple[OrbView, ...] | None = None
     picture: Image.Image | None = field(default=None, repr=False, compare=False)
     inset_view: InsetView | None = None
+    gray_sent: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def gray(self) -> np.ndarray | None:
+        if self.picture is None:
+            return self.gray_sent
+        return gray_picture(self.picture, QUERY_GRAY_SIDE)
 
     @cached_property
     def retries(self) -> tuple[OrbView, ...]:
@@ -494,7 +510,8 @@ class QueryDescriptors:
     def computed(self) -> QueryDescriptors:
         """The same descriptors with the second looks computed now and the picture let go:
         for timing a matcher alone (the evaluation, the benchmarks), or keeping many."""
-        return replace(self, retry_views=self.retries, inset_view=self.inset, picture=None)
+        return replace(self, retry_views=self.retries, inset_view=self.inset, gray_sent=self.gray,
+                       picture=None)
 
 
 def inset_view(rgb: Image.Image, first_size: tuple[int, int]) -> InsetView | None:

@@ -21,7 +21,10 @@ A candidate's score is a logistic regression over the two pieces of evidence, ea
 counted only beyond what unrelated images reach by chance: pHash bits closer than
 PHASH_CHANCE_DISTANCE, inlier cells above ORB_CHANCE_CELLS. It is fitted on the
 calibration split with both classes weighted equally (roughly "probability this
-pair is a copy" at even odds); the verdict thresholds apply to that score.
+pair is a copy" at even odds); the verdict thresholds apply to that score. A fit of
+AGREEMENT_MIN_CELLS or more is also checked photometrically (agreement.py: the registered
+picture's thumbnail placed in the query by the fit, against the query), and its agreement
+beyond AGREEMENT_CHANCE is a third term: a weak fit whose pictures agree is a copy.
 
 Among near-identical candidates (frames of one shot) the score saturates at 1.0, so
 candidates are ranked by the score as reported (SCORE_DECIMALS), then by the raw
@@ -41,6 +44,7 @@ import faiss
 import numpy as np
 from PIL import Image
 
+from registry.fingerprints.agreement import agreement, decode_thumbnail
 from registry.fingerprints.image import (
     WORK_SIDE,
     ImageFingerprint,
@@ -76,6 +80,14 @@ INLIER_CELL_PIXELS = 8  # inliers are counted once per 8x8 cell of the reference
 PHASH_CHANCE_DISTANCE = 20
 ORB_CHANCE_CELLS = 5
 PHASH_CANDIDATE_DISTANCE = 24  # the eval's candidate radius, so its ablation can rescore them
+# The aligned-picture check (agreement.py) of fits with at least AGREEMENT_MIN_CELLS cells
+# (one above chance): the never-registered calibration queries' such fits agreed at 0.43
+# at most, copies' fits of 10-14 cells at 0.68 or more (5th percentile). AGREEMENT_WEIGHT
+# puts the copy line at an agreement of 0.6 for the weakest fit counted (6 cells), 0.47
+# for 9 cells, which chance fits of those sizes never reached (0.17 or less).
+AGREEMENT_MIN_CELLS = ORB_CHANCE_CELLS + 1
+AGREEMENT_CHANCE = 0.45
+AGREEMENT_WEIGHT = 47.0
 
 # Which query variant is compared with which stored pHash, per evidence channel;
 # the eval's ablation switches channels on and off.
@@ -143,6 +155,14 @@ class Fit:
     ty: float  # ... and of its height
     coverage: float  # share of the query frame inside the inliers' convex hull
 
+    def model(self, query_frame: tuple[int, int], reference_frame: tuple[int, int]) -> np.ndarray:
+        """The fitted 2x3 similarity between the two ORB frames of these sizes (query ->
+        reference), as RANSAC returned it."""
+        s = self.scale * max(reference_frame) / max(query_frame)
+        turn = math.radians(self.rotation_deg)
+        return np.array([[s * math.cos(turn), -s * math.sin(turn), self.tx * reference_frame[0]],
+                         [s * math.sin(turn), s * math.cos(turn), self.ty * reference_frame[1]]])
+
 
 @dataclass
 class Evidence:
@@ -153,6 +173,12 @@ class Evidence:
     phash: dict[str, int] = field(default_factory=dict)
     orb: dict[str, int] = field(default_factory=dict)
     fits: dict[str, Fit] = field(default_factory=dict)
+    # aligned-picture agreement (agreement.py) of each ORB channel's fit, where it was
+    # measured: fits of at least AGREEMENT_MIN_CELLS cells on a fingerprint with a thumbnail
+    agreements: dict[str, float] = field(default_factory=dict)
+
+    def agreement(self, channels=ALL_CHANNELS) -> float | None:
+        return max([a for c, a in self.agreements.items() if c in channels], default=None)
 
     def phash_distance(self, channels=ALL_CHANNELS) -> int:
         return min([d for c, d in self.phash.items() if c in channels], default=64)
@@ -176,11 +202,18 @@ def margins(evidence: Evidence, channels=ALL_CHANNELS) -> tuple[int, int]:
             max(0, evidence.orb_cells(channels) - ORB_CHANCE_CELLS))
 
 
+def agreement_margin(evidence: Evidence, channels=ALL_CHANNELS) -> float:
+    """Aligned-picture agreement beyond what chance fits reach (0 when not measured)."""
+    measured = evidence.agreement(channels)
+    return 0.0 if measured is None else max(0.0, measured - AGREEMENT_CHANCE)
+
+
 def score(evidence: Evidence, channels=ALL_CHANNELS, weights=None) -> float:
     """Calibrated similarity in [0, 1] from the evidence of the enabled channels."""
     bias, per_bit, per_cell = weights or SCORE_WEIGHTS
     phash_margin, orb_margin = margins(evidence, channels)
-    return _sigmoid(bias + per_bit * phash_margin + per_cell * orb_margin)
+    return _sigmoid(bias + per_bit * phash_margin + per_cell * orb_margin
+                    + AGREEMENT_WEIGHT * agreement_margin(evidence, channels))
 
 
 def verdict(value: float, copy_min=None, similar_min=None) -> str:
@@ -365,7 +398,8 @@ class Matcher:
         hashes = dict(query.phash)
         phash_candidates = self._phash_candidates(hashes)
         orb_evidence = self._orb_evidence(query.views[0])
-        candidates = self._candidates(hashes, phash_candidates, orb_evidence)
+        agreements = _Agreements(query)
+        candidates = self._candidates(hashes, phash_candidates, orb_evidence, agreements)
         if not _copy_found(candidates):
             # The second look: first the picture-in-picture cut-out when there is one (its
             # pHashes and its keypoints at the registered scale: one detection and a few
@@ -389,13 +423,14 @@ class Matcher:
                         held = mine.get(channel)
                         if fit is not None and (held is None or fit.cells > held.cells):
                             mine[channel] = fit
-                candidates = self._candidates(hashes, phash_candidates, orb_evidence)
+                candidates = self._candidates(hashes, phash_candidates, orb_evidence, agreements)
                 if _copy_found(candidates):
                     break
         return candidates[:k]
 
     def _candidates(self, hashes: dict[str, int], phash_candidates: set[int],
-                    orb_evidence: dict[int, dict[str, Fit | None]]) -> list[Candidate]:
+                    orb_evidence: dict[int, dict[str, Fit | None]],
+                    agreements: _Agreements) -> list[Candidate]:
         fingerprints = self.store.get(sorted(phash_candidates | set(orb_evidence)))
         candidates = []
         for work_id, fp in fingerprints.items():
@@ -403,6 +438,7 @@ class Matcher:
             evidence = Evidence(self._phash_evidence(hashes, fp),
                                 {c: f.cells if f else 0 for c, f in fits.items()},
                                 {c: f for c, f in fits.items() if f})
+            evidence.agreements = agreements.of(work_id, fp, evidence.fits)
             value = score(evidence)
             candidates.append(Candidate(work_id, value, verdict(value), evidence))
         return sorted(candidates, key=Candidate.rank)
@@ -473,6 +509,41 @@ class Matcher:
         ids = np.concatenate([_orb_ids(w, fp) for w, fp in owned])
         distances, rows = local.search(np.ascontiguousarray(codes), min(ORB_KNN, local.ntotal))
         return distances, np.where(rows >= 0, ids[rows], -1), fingerprints
+
+
+class _Agreements:
+    """The aligned-picture agreements of one query's fits, each measured once (the looks
+    re-score the same candidates)."""
+
+    def __init__(self, query: QueryDescriptors):
+        self.query = query
+        self._measured: dict[tuple[int, str, Fit], float | None] = {}
+        self._thumbnails: dict[int, np.ndarray] = {}
+
+    def of(self, work_id: int, fp: ImageFingerprint, fits: dict[str, Fit]) -> dict[str, float]:
+        found = {}
+        for channel, fit in fits.items():
+            if fit.cells < AGREEMENT_MIN_CELLS or not fp.thumbnail:
+                continue
+            key = (work_id, channel, fit)
+            if key not in self._measured:
+                self._measured[key] = self._measure(work_id, fp, channel, fit)
+            measured = self._measured[key]
+            if measured is not None:
+                found[channel] = measured
+        return found
+
+    def _measure(self, work_id: int, fp: ImageFingerprint, channel: str, fit: Fit) -> float | None:
+        gray = self.query.gray
+        if gray is None:  # a descriptor without its grey picture
+            return None
+        if channel in MIRRORED_CHANNELS:
+            gray = np.ascontiguousarray(gray[:, ::-1])
+        if work_id not in self._thumbnails:
+            self._thumbnails[work_id] = decode_thumbnail(fp.thumbnail)
+        frame = (gray.shape[1], gray.shape[0])
+        reference = work_size(fp.width, fp.height, WORK_SIDE)
+        return agreement(gray, self._thumbnails[work_id], fit.model(frame, reference), reference)
 
 
 def _copy_found(candidates: list[Candidate]) -> bool:

@@ -40,6 +40,7 @@ def answer(session: Session, actor: Actor, items: list[CheckItem]) -> LookupRead
                 reference_time_s=match.reference_time_s, spans=match.spans,
                 channel=match.channel, coverage=match.coverage, mirrored=match.mirrored,
                 inlier_cells=match.inlier_cells, transform=match.transform,
+                picture_agreement=match.picture_agreement,
                 copies=walk.copies, sources=walk.sources, generations=walk.generations))
         result.append(LookupItem(name=item.name, sha256=item.sha256, media_type=item.media_type,
                                  works=works))

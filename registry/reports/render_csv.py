@@ -35,7 +35,8 @@ def evidence_csv(report: CopyrightEvidenceReport) -> bytes:
               "licence", "use", "permitted", "reasons", "via", "verdict", "score", "distance",
               "query_start_s", "query_end_s", "reference_start_s", "reference_end_s", "speed",
               "mirrored", "generated_png_sha256", "registered_png_sha256", "manifest_id",
-              "channel", "coverage", "inlier_cells", "scale", "rotation_deg", "tx", "ty"]
+              "channel", "coverage", "inlier_cells", "scale", "rotation_deg", "tx", "ty",
+              "picture_agreement"]
     rows = []
     for m in report.matches:
         t = m.transform
@@ -50,7 +51,7 @@ def evidence_csv(report: CopyrightEvidenceReport) -> bytes:
                          s.mirrored if s else m.mirrored, ev.generated.png_sha256,
                          ev.registered.png_sha256, m.manifest_id, m.channel and m.channel.value,
                          m.coverage, m.inlier_cells, t and t.scale, t and t.rotation_deg,
-                         t and t.tx, t and t.ty])
+                         t and t.tx, t and t.ty, m.picture_agreement])
     return _csv(header, rows)
 
 

@@ -256,6 +256,7 @@ def copyright_evidence(session: Session, settings: Settings, blobs: LocalBlobSto
             score=match["score"], distance=match.get("distance"), channel=match.get("channel"),
             coverage=match.get("coverage"), mirrored=match.get("mirrored"),
             inlier_cells=match.get("inlier_cells"), transform=match.get("transform"),
+            picture_agreement=match.get("picture_agreement"),
             work=works.ref(asset.id),
             use=use, permitted=verdict, reasons=reasons, obligations=obligations,
             manifest_id=manifests[asset.source_id],
