@@ -393,7 +393,9 @@ def image_section(args) -> None:
     print(f"| ORB codes (256-bit x {n_kp:.0f} keypoints on average) | {32 * n_kp:.0f} |")
     print(f"| ORB keypoint positions (2 x uint16) | {4 * n_kp:.0f} |")
     print(f"| ORB keypoint angles (uint8) | {n_kp:.0f} |")
-    print(f"| **total** | {16 + 37 * n_kp:.0f} |")
+    thumbnail = statistics.mean(len(fp.thumbnail) for fp in fps)
+    print(f"| grey thumbnail for the aligned-picture check (JPEG) | {thumbnail:.0f} |")
+    print(f"| **total** | {16 + 37 * n_kp + thumbnail:.0f} |")
     stage = np.array([r.seconds for r in records]) * 1000
     print(f"\nPer query (median ms, one core): make query {np.median(stage[:, 0]):.0f}, "
           f"descriptors {np.median(stage[:, 1]):.0f}, matching {np.median(stage[:, 2]):.0f}. "

@@ -1,9 +1,9 @@
 """Aligned-picture agreement: a photometric check of an ORB fit.
 
 The inlier cells of a RANSAC fit are the engine's evidence that a query shows a registered
-picture, but fits between unrelated pictures reach up to 9 cells by chance, so a copy needs
-10 (matching.ORB_CHANCE_CELLS): a quarter of a textured picture under heavy JPEG often keeps
-fewer. A fit also says where the work sits in the query, so the two pictures can be
+picture, but fits between unrelated pictures reach up to 9 cells by chance, so on cells
+alone a copy needs 10 (matching.SCORE_WEIGHTS): a quarter of a textured picture under heavy
+JPEG often keeps fewer. A fit also says where the work sits in the query, so the two pictures can be
 compared there: the registered picture's stored grey thumbnail, warped by the fit into the
 query's frame, against the query's own grey, both band-passed (a difference of Gaussians:
 the smooth gradients any two pictures share drop out, and so do JPEG blocks and noise) and
