@@ -248,7 +248,8 @@ def image_section(args) -> None:
         print(f"  n={n:,} done", file=sys.stderr, flush=True)
         del matcher
         gc.collect()
-    print(f"## Image matcher at scale ({len(qs)} queries, one core)\n")
+    print(f"## Image matcher at scale ({len(qs)} queries, one core, merged-look shortlist "
+          f"{matching.MERGED_SHORTLIST})\n")
     print(table(["registered images", "engine p50 / p99 ms", "exhaustive p50 ms",
                  "engine recall / FPR", "exhaustive recall / FPR", "engine RAM B/image",
                  "exhaustive RAM B/image", "engine adds/s", "snapshot save / load s"], rows))
@@ -304,7 +305,10 @@ def main() -> None:
     parser.add_argument("--frames-baseline", type=int, default=3_000_000)
     parser.add_argument("--skip-images", action="store_true")
     parser.add_argument("--skip-frames", action="store_true")
+    parser.add_argument("--merged-shortlist", type=int, default=matching.MERGED_SHORTLIST,
+                        help="images the merged look shortlists")
     args = parser.parse_args()
+    matching.MERGED_SHORTLIST = args.merged_shortlist
     faiss.omp_set_num_threads(1)
     cv2.setNumThreads(1)
     if not args.skip_images:

@@ -1,6 +1,7 @@
 """Quick trial of the image engine's look settings on the hard families only.
 
     .venv/bin/python scripts/eval_image_looks.py [--reference-keypoints N] [--extra-retry-side S]
+        [--merged-shortlist N] [--calibration-seed S] [--all-families]
 
 Runs the calibration and evaluation splits of ``eval_fingerprints.py`` restricted to the
 reframe, picture-in-picture, crop and combination families (every never-registered query
@@ -11,7 +12,13 @@ of the full evaluation's 50: for choosing what the full evaluation then measures
 calibration split's rows; the evaluation split's are only reported).
 
 ``--reference-keypoints`` changes how many ORB keypoints a registered picture keeps;
-``--extra-retry-side`` adds a retry look at that long side, kept out of the merged look.
+``--extra-retry-side`` adds a retry look at that long side, kept out of the merged look;
+``--merged-shortlist`` sets how many images the merged look shortlists;
+``--calibration-seed`` draws a fresh set of calibration-pool queries (another seed than the
+calibration split's) and runs it alone: a second opinion for a choice that the calibration
+split cannot make, without looking at the evaluation split; ``--all-families`` runs every
+family (the full evaluation's shortlist column, without its exhaustive one: about twice
+the time).
 """
 
 import argparse
@@ -37,12 +44,14 @@ def _init_worker():
     ef._MATCHER = ef._build_matcher(exhaustive=False)  # no exhaustive matcher: its column stays empty
 
 
-def report(records: list[ef.Record]) -> None:
+def report(records: list[ef.Record], families: tuple[str, ...]) -> None:
     weights, copy_min = matching.SCORE_WEIGHTS, matching.COPY_MIN_SCORE
     for split in ("calibration", "evaluation"):
         rows = [r for r in records if r.split == split]
+        if not rows:  # --calibration-seed runs one split
+            continue
         print(f"\n## {split}\n")
-        for family in FAMILIES:
+        for family in families:
             copies = [r for r in rows if r.truth and r.family == family]
             hits = 0
             for r in copies:
@@ -54,6 +63,12 @@ def report(records: list[ef.Record]) -> None:
             print(f"{family}: {hits}/{len(copies)}")
         negatives = [r for r in rows if r.role == "negative"]
         _, fpr, _ = ef.outcome(negatives, matching.ALL_CHANNELS, weights, copy_min)
+        for r in negatives:
+            best, value = ef.top(r, matching.ALL_CHANNELS, weights)
+            if value >= copy_min:
+                evidence = dict(r.candidates)[best]
+                print(f"- false copy {r.source} {r.params} -> {best}: {evidence.orb_cells()} "
+                      f"cells, agreement {evidence.agreement()}")
         cells = [max((e.orb_cells() for _, e in r.candidates), default=0) for r in negatives]
         agreements = [a for r in negatives for _, e in r.candidates
                       if (a := e.agreement()) is not None]
@@ -69,21 +84,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference-keypoints", type=int, default=fpimage.ORB_REFERENCE_FEATURES)
     parser.add_argument("--extra-retry-side", type=int, default=0)
+    parser.add_argument("--merged-shortlist", type=int, default=matching.MERGED_SHORTLIST)
+    parser.add_argument("--calibration-seed", type=int, default=0)
+    parser.add_argument("--all-families", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     fpimage.ORB_REFERENCE_FEATURES = args.reference_keypoints
+    matching.MERGED_SHORTLIST = args.merged_shortlist
     if args.extra_retry_side:
         merged, sides = matching._merged, len(fpimage.QUERY_RETRY_SIDES) + 1
         fpimage.QUERY_RETRY_SIDES = (*fpimage.QUERY_RETRY_SIDES, args.extra_retry_side)
         matching._merged = lambda views: merged(views[:sides])
     ef._WORKS.update({w.key: w for w in evalset.load_works()})
     ef._DISTRACTORS.extend(ef.load_distractors(1000, args.workers))
+    if args.calibration_seed:
+        evalset.CALIBRATION_SEED = args.calibration_seed
+    families = tuple(evalset.FAMILIES) if args.all_families else FAMILIES
     jobs = [(split, spec) for split, spec in ef.query_jobs()
-            if ef._WORKS[spec.source].role != "registered" or spec.family in FAMILIES]
+            if (ef._WORKS[spec.source].role != "registered" or spec.family in families)
+            and not (args.calibration_seed and split == "evaluation")]
     print(f"# Image looks trial: {args.reference_keypoints} reference keypoints, retry sides "
-          f"{fpimage.QUERY_RETRY_SIDES}; {len(jobs)} queries")
+          f"{fpimage.QUERY_RETRY_SIDES}, merged-look shortlist {matching.MERGED_SHORTLIST}; {len(jobs)} queries")
     with multiprocessing.get_context("fork").Pool(args.workers, initializer=_init_worker) as pool:
-        report(list(pool.imap(ef._run, jobs, chunksize=4)))
+        report(list(pool.imap(ef._run, jobs, chunksize=4)), families)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from registry.fingerprints.frames import gray_at
+
 THUMBNAIL_SIDE = 128  # long side of the registered picture's stored grey thumbnail
 THUMBNAIL_QUALITY = 90  # JPEG quality it is stored at (the comparison survives q10 queries)
 QUERY_GRAY_SIDE = 128  # long side of the query's grey picture the thumbnail is compared with
@@ -37,10 +39,9 @@ MIN_PIXELS = 64  # fewer covered pixels than this compare nothing (a sliver of t
 
 
 def gray_picture(rgb: Image.Image, side: int) -> np.ndarray:
-    """Grey levels (h, w) uint8 of ``rgb`` resized so its long side is ``side``."""
-    scale = side / max(rgb.width, rgb.height)
-    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-    return np.asarray(rgb.convert("L").resize(size, Image.Resampling.BILINEAR), np.uint8)
+    """Grey levels (h, w) uint8 of ``rgb`` at a long side of ``side`` (bilinear: the values
+    above were measured with it)."""
+    return gray_at(rgb, side, Image.Resampling.BILINEAR)
 
 
 def encode_thumbnail(rgb: Image.Image) -> bytes:

@@ -31,7 +31,8 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from registry.fingerprints.image import QueryDescriptors, query_descriptors, work_size
+from registry.fingerprints.frames import work_size
+from registry.fingerprints.image import QueryDescriptors, query_descriptors
 from registry.fingerprints.video import VideoFingerprint, decode_frames
 
 LOOK_FPS = 2.0

@@ -40,6 +40,7 @@ from registry.fingerprints.errors import (
     NotMedia,
     TruncatedMedia,
 )
+from registry.fingerprints.frames import gray_at
 
 # 2: a grey thumbnail of the registered picture for the aligned-picture check
 # (agreement.py); version 1 fingerprints match without it until fingerprinted again.
@@ -316,15 +317,9 @@ def _inset_lines(mask: np.ndarray, min_run: int) -> tuple[np.ndarray, np.ndarray
 # --------------------------------------------------------------------------- ORB
 
 
-def work_size(width: int, height: int, side: int) -> tuple[int, int]:
-    """(width, height) of the frame ORB runs on: the long side resized to ``side``."""
-    scale = side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
 def _work_gray(image: Image.Image, side: int) -> np.ndarray:
-    size = work_size(image.width, image.height, side)
-    return np.asarray(image.convert("L").resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
+    """The grey frame ORB runs on (``work_size``)."""
+    return gray_at(image, side, Image.Resampling.BICUBIC)
 
 
 def orb_features(gray: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

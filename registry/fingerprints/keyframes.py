@@ -24,13 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
+from registry.fingerprints.frames import work_size
 from registry.fingerprints.image import (
     ORB_CODE_BYTES,
     ORB_REFERENCE_FEATURES,
     WORK_SIDE,
     ImageFingerprint,
     orb_features,
-    work_size,
 )
 
 KEYFRAME_FPS = 1.0

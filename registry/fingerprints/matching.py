@@ -45,13 +45,13 @@ import numpy as np
 from PIL import Image
 
 from registry.fingerprints.agreement import agreement, decode_thumbnail
+from registry.fingerprints.frames import work_size
 from registry.fingerprints.image import (
     WORK_SIDE,
     ImageFingerprint,
     OrbView,
     QueryDescriptors,
     query_descriptors,
-    work_size,
 )
 
 # ---- calibrated by `.venv/bin/python scripts/eval_fingerprints.py` ---------------
@@ -268,6 +268,10 @@ class Candidate:
 # images (scripts/bench_matcher.py --split calibration): the smallest values whose recall
 # equals reading every posting; 16 cost 25% more time for no recall.
 SHORTLIST = 8
+# The merged look's shortlist (the last look, see Matcher.query). 32 found more reframes
+# with edits (evaluation 51 -> 52/54 with every second look at 32) but lifted the p99 at
+# 1 M images to 220 ms (263 with every second look at 32; target 200): README.
+MERGED_SHORTLIST = 8
 # pHash-only candidates within this many bits: beyond it the pHash alone cannot reach
 # "similar" (the ORB channel brings its own candidates, whatever their pHash distance).
 PHASH_CANDIDATE_RADIUS = next(d for d in range(64) if score(Evidence(phash={"phash": d + 1}))
@@ -311,7 +315,7 @@ class Matcher:
 
     def __init__(self, store: FingerprintStore | None = None, *, exhaustive: bool = False,
                  phash_radius: int = PHASH_CANDIDATE_RADIUS, shortlist: int = SHORTLIST,
-                 postings_budget: int | None = None):
+                 merged_shortlist: int | None = None, postings_budget: int | None = None):
         from registry.fingerprints.index import SegmentedHashIndex
         from registry.fingerprints.words import POSTINGS_BUDGET, InvertedFile, vocabulary
 
@@ -319,6 +323,7 @@ class Matcher:
         self.phash_index = SegmentedHashIndex()
         self.phash_radius = phash_radius
         self.shortlist = shortlist
+        self.merged_shortlist = MERGED_SHORTLIST if merged_shortlist is None else merged_shortlist
         self.postings_budget = POSTINGS_BUDGET if postings_budget is None else postings_budget
         self.exhaustive = exhaustive
         self.orb_index = FaissBinaryIndex(256) if exhaustive else None
@@ -397,7 +402,7 @@ class Matcher:
             query = query_descriptors(query)
         hashes = dict(query.phash)
         phash_candidates = self._phash_candidates(hashes)
-        orb_evidence = self._orb_evidence(query.views[0])
+        orb_evidence = self._orb_evidence(query.views[0], self.shortlist)
         agreements = _Agreements(query)
         candidates = self._candidates(hashes, phash_candidates, orb_evidence, agreements)
         if not _copy_found(candidates):
@@ -409,15 +414,16 @@ class Matcher:
             # calibration split 3 points of recall on reframes with rescaling and JPEG,
             # over the views alone).
             inset = query.inset
-            looks: list[OrbView] = []
+            looks: list[tuple[OrbView, int]] = []
             if inset is not None:
                 hashes.update(inset.phash)
                 phash_candidates |= self._phash_candidates(inset.phash)
-                looks.append(inset.view)
+                looks.append((inset.view, self.shortlist))
             if query.retries:
-                looks += [*query.retries, _merged(query.views)]
-            for view in looks:
-                for work_id, fits in self._orb_evidence(view).items():
+                looks += [(view, self.shortlist) for view in query.retries]
+                looks.append((_merged(query.views), self.merged_shortlist))
+            for view, shortlist in looks:
+                for work_id, fits in self._orb_evidence(view, shortlist).items():
                     mine = orb_evidence.setdefault(work_id, {})
                     for channel, fit in fits.items():
                         held = mine.get(channel)
@@ -461,13 +467,13 @@ class Matcher:
 
     # -- ORB ---------------------------------------------------------------------
 
-    def _orb_evidence(self, view: OrbView) -> dict[int, dict[str, Fit | None]]:
+    def _orb_evidence(self, view: OrbView, shortlist: int) -> dict[int, dict[str, Fit | None]]:
         found: dict[int, dict[str, Fit | None]] = {}
         for channel, variant in ORB_VARIANTS.items():
             codes, points, angles = view.orb[variant]
             if len(codes) == 0:
                 continue
-            distances, ids, fingerprints = self._orb_neighbours(codes)
+            distances, ids, fingerprints = self._orb_neighbours(codes, shortlist)
             q_index = np.repeat(np.arange(len(codes)), ids.shape[1])
             distances, ids = distances.ravel(), ids.ravel()
             ok = (ids >= 0) & (distances <= ORB_MAX_HAMMING)
@@ -490,16 +496,15 @@ class Matcher:
                     fp.orb_xy(), fp.orb_angle(), view.size, work_size(fp.width, fp.height, WORK_SIDE))
         return found
 
-    def _orb_neighbours(self, codes: np.ndarray):
+    def _orb_neighbours(self, codes: np.ndarray, shortlist: int):
         """The ORB_KNN nearest registered codes of each query code: (distances, ids as
         ``work_id << 16 | keypoint``, the fingerprints already fetched or None)."""
         if self.orb_index is not None:
             distances, ids = self.orb_index.search(codes, ORB_KNN)
             return distances, ids, None
         ranked = self.words.shortlist(self.vocabulary.words(codes),
-                                      self.shortlist + len(self._removed), self.postings_budget)
-        shortlist = [w for w, _ in ranked if w not in self._removed][:self.shortlist]
-        fingerprints = self.store.get(shortlist)
+                                      shortlist + len(self._removed), self.postings_budget)
+        fingerprints = self.store.get([w for w, _ in ranked if w not in self._removed][:shortlist])
         owned = [(w, fp) for w, fp in fingerprints.items() if fp.orb_count]
         if not owned:
             return (np.full((len(codes), 1), 256, np.int32), np.full((len(codes), 1), -1, np.int64),

@@ -46,7 +46,8 @@ import numpy as np
 
 from registry.fingerprints.alignment import AlignParams, ClipMatch
 from registry.fingerprints.clip_query import ReframeQuery
-from registry.fingerprints.image import QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors, work_size
+from registry.fingerprints.frames import work_size
+from registry.fingerprints.image import QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors
 from registry.fingerprints.keyframes import GRID_SIDE, split_keyframe_id
 from registry.fingerprints.matching import Fit, Matcher
 
