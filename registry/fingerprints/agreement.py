@@ -57,17 +57,19 @@ def decode_thumbnail(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("L"), np.uint8)
 
 
-def _band_pass(gray: np.ndarray) -> np.ndarray:
+def band_pass(gray: np.ndarray) -> np.ndarray:
+    """The band-passed grey levels (float32) that agreement() correlates."""
+    gray = gray.astype(np.float32, copy=False)
     return cv2.GaussianBlur(gray, (0, 0), FINE_SIGMA) - cv2.GaussianBlur(gray, (0, 0), COARSE_SIGMA)
 
 
-def agreement(query_gray: np.ndarray, thumbnail: np.ndarray, model: np.ndarray,
+def agreement(query_band: np.ndarray, thumbnail: np.ndarray, model: np.ndarray,
               reference_frame: tuple[int, int]) -> float | None:
-    """Correlation in [-1, 1] of the band-passed query and the band-passed thumbnail where
-    ``model`` (2x3, taking the query grey's pixels onto the reference's ORB frame of
-    ``reference_frame`` pixels) puts the work; None when it covers too little of the query
-    to tell."""
-    height, width = query_gray.shape
+    """Correlation in [-1, 1] of the band-passed query (``band_pass`` of its grey picture,
+    once per query rather than per fit) and the band-passed thumbnail where ``model`` (2x3,
+    taking the query grey's pixels onto the reference's ORB frame of ``reference_frame``
+    pixels) puts the work; None when it covers too little of the query to tell."""
+    height, width = query_band.shape
     thumb_h, thumb_w = thumbnail.shape
     onto_thumb = np.diag([thumb_w / reference_frame[0], thumb_h / reference_frame[1]])
     warp = (onto_thumb @ model).astype(np.float32)
@@ -78,8 +80,8 @@ def agreement(query_gray: np.ndarray, thumbnail: np.ndarray, model: np.ndarray,
     covered = cv2.erode(inside, np.ones((EDGE_PIXELS, EDGE_PIXELS), np.uint8)) > 0
     if covered.sum() < MIN_PIXELS:
         return None
-    a = _band_pass(query_gray.astype(np.float32))[covered]
-    b = _band_pass(warped)[covered]
+    a = query_band[covered]
+    b = band_pass(warped)[covered]
     a, b = a - a.mean(), b - b.mean()
     norm = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
     return float((a * b).sum() / norm) if norm > 0 else 0.0

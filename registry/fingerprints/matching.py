@@ -44,7 +44,7 @@ import faiss
 import numpy as np
 from PIL import Image
 
-from registry.fingerprints.agreement import agreement, decode_thumbnail
+from registry.fingerprints.agreement import agreement, band_pass, decode_thumbnail
 from registry.fingerprints.frames import work_size
 from registry.fingerprints.image import (
     WORK_SIDE,
@@ -524,6 +524,7 @@ class _Agreements:
         self.query = query
         self._measured: dict[tuple[int, str, Fit], float | None] = {}
         self._thumbnails: dict[int, np.ndarray] = {}
+        self._bands: dict[bool, np.ndarray | None] = {}  # the query's, by mirroring
 
     def of(self, work_id: int, fp: ImageFingerprint, fits: dict[str, Fit]) -> dict[str, float]:
         found = {}
@@ -539,16 +540,22 @@ class _Agreements:
         return found
 
     def _measure(self, work_id: int, fp: ImageFingerprint, channel: str, fit: Fit) -> float | None:
-        gray = self.query.gray
-        if gray is None:  # a descriptor without its grey picture
+        band = self._query_band(mirrored=channel in MIRRORED_CHANNELS)
+        if band is None:  # a descriptor without its grey picture
             return None
-        if channel in MIRRORED_CHANNELS:
-            gray = np.ascontiguousarray(gray[:, ::-1])
         if work_id not in self._thumbnails:
             self._thumbnails[work_id] = decode_thumbnail(fp.thumbnail)
-        frame = (gray.shape[1], gray.shape[0])
+        frame = (band.shape[1], band.shape[0])
         reference = work_size(fp.width, fp.height, WORK_SIDE)
-        return agreement(gray, self._thumbnails[work_id], fit.model(frame, reference), reference)
+        return agreement(band, self._thumbnails[work_id], fit.model(frame, reference), reference)
+
+    def _query_band(self, mirrored: bool) -> np.ndarray | None:
+        if mirrored not in self._bands:
+            gray = self.query.gray
+            if gray is not None and mirrored:
+                gray = np.ascontiguousarray(gray[:, ::-1])
+            self._bands[mirrored] = None if gray is None else band_pass(gray)
+        return self._bands[mirrored]
 
 
 def _copy_found(candidates: list[Candidate]) -> bool:
