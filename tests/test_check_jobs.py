@@ -24,6 +24,7 @@ from registry.main import create_app
 from tests import media
 from tests.conftest import Api
 from tests.factories import builtin_licence, holder, source, upload
+from tests.portal import sign_in
 
 FILM = media.clip("bigbuckbunny.mp4")  # 5.28 s, 132 frames, 1280x720
 
@@ -350,3 +351,24 @@ def test_backfill_refingerprints_clips_stored_before_keyframes(admin: Api, film:
         matches = check(Api(after, admin.key))["matches"]
     assert matches and matches[0]["asset_id"] == film["id"]
     assert cli("index", "backfill").exit_code == 0  # nothing left to do
+
+
+def test_cancelling_a_queued_lookup_lets_its_file_go(admin: Api, film: dict) -> None:
+    """A rights holder's long look-up, cancelled before any worker took it: its file goes
+    as it would after the answer (a look-up keeps nothing of the work it was shown)."""
+    admin.client.app.state.settings.sync_clip_max_seconds = 2.0  # a 10 s film is "long"
+    owner = holder(admin, "Looking holder")["id"]
+    browser = TestClient(admin.client.app)
+    token = sign_in(browser, admin.make_key("rights_holder", owner).key)
+    work = media.clip("bikes.mp4")  # never registered: the look-up's upload owns its blob
+    sent = browser.post("/lookup", data={"csrf_token": token}, follow_redirects=False,
+                        files={"work": (work.name, work.read_bytes(), "video/mp4")})
+    assert sent.status_code == 303, sent.text
+    job_id = sent.headers["location"].rsplit("/", 1)[1]
+    job = admin.ok("get", f"/v1/check-jobs/{job_id}")
+    assert job["purpose"] == "lookup" and job["state"] == "queued"
+    blobs = admin.client.app.state.blobs
+    assert blobs.exists(job["sha256"])
+    assert admin.ok("post", f"/v1/check-jobs/{job_id}/cancel")["state"] == "cancelled"
+    assert not blobs.exists(job["sha256"])
+    assert blobs.exists(film["sha256"])  # a registered work's file stays, whatever is cancelled

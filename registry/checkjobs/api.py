@@ -52,7 +52,7 @@ def get_check_job(job_id: str, session: SessionDep, actor: CheckReader) -> Check
 
 
 @router.post("/{job_id}/cancel", response_model=CheckJobRead)
-def cancel_check_job(job_id: str, session: SessionDep, actor: Writer) -> CheckJobRead:
+def cancel_check_job(job_id: str, session: SessionDep, blobs: BlobsDep, actor: Writer) -> CheckJobRead:
     """A queued job is cancelled at once; a running one stops at its next progress report
     (within seconds). ``409`` once the job has finished."""
-    return CheckJobRead.of(service.cancel(session, actor, job_id))
+    return CheckJobRead.of(service.cancel(session, blobs, actor, job_id))

@@ -103,15 +103,17 @@ def list_jobs(session: Session, actor: Actor, state: JobState | None, cursor: st
     return paginate(session, statement, CheckJob.id, cursor, limit)
 
 
-def cancel(session: Session, actor: Actor, job_id: str) -> CheckJob:
-    """A queued job is cancelled at once; a running one is flagged, and its worker stops
-    at its next progress report."""
+def cancel(session: Session, blobs: LocalBlobStore, actor: Actor, job_id: str) -> CheckJob:
+    """A queued job is cancelled at once (a look-up's file goes then, as it would after
+    the answer); a running one is flagged, and its worker stops at its next progress
+    report."""
     job = get_job(session, actor, job_id)
     queued = session.execute(
         update(CheckJob).where(CheckJob.id == job.id, CheckJob.state == JobState.queued.value)
         .values(state=JobState.cancelled.value, cancel_requested=True, finished_at=utcnow()))
     if queued.rowcount == 1:
         commit_change(session, actor, "check_job.finished", ENTITY, job)
+        forget_lookup_upload(session, blobs, job)
         return job
     running = session.execute(
         update(CheckJob).where(CheckJob.id == job.id, CheckJob.state == JobState.running.value,
