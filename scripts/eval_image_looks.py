@@ -1,7 +1,8 @@
 """Quick trial of the image engine's look settings on the hard families only.
 
     .venv/bin/python scripts/eval_image_looks.py [--reference-keypoints N] [--extra-retry-side S]
-        [--merged-shortlist N] [--calibration-seed S] [--all-families]
+        [--merged-shortlist N] [--calibration-seed S] [--all-families] [--blur-look SIGMA]
+        [--set NAME=VALUE ...] [--save RECORDS.pickle]
 
 Runs the calibration and evaluation splits of ``eval_fingerprints.py`` restricted to the
 reframe, picture-in-picture, crop and combination families (every never-registered query
@@ -18,12 +19,15 @@ calibration split's rows; the evaluation split's are only reported).
 calibration split's) and runs it alone: a second opinion for a choice that the calibration
 split cannot make, without looking at the evaluation split; ``--all-families`` runs every
 family (the full evaluation's shortlist column, without its exhaustive one: about twice
-the time).
+the time); ``--blur-look`` adds a retry look at the picture Gaussian-blurred by SIGMA
+pixels; ``--set`` overrides a ``matching.py`` constant for the run; ``--save`` pickles the
+records (``eval_fingerprints.Record``) for a closer look at fits and agreements.
 """
 
 import argparse
 import multiprocessing
 import os
+import pickle
 import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -80,6 +84,29 @@ def report(records: list[ef.Record], families: tuple[str, ...]) -> None:
               f"matching p50 {np.percentile(ms, 50):.0f} ms, p99 {np.percentile(ms, 99):.0f} ms")
 
 
+def _add_blur_look(sigma: float) -> None:
+    """A retry look at QUERY_WORK_SIDE of the picture blurred by ``sigma`` pixels (a trial
+    against JPEG blocking), kept out of the merged look."""
+    from functools import cached_property
+
+    from PIL import ImageFilter
+
+    plain_retries = fpimage.QueryDescriptors.retries.func
+    merged, sides = matching._merged, len(fpimage.QUERY_RETRY_SIDES) + 1
+    matching._merged = lambda views: merged(views[:sides])
+
+    def retries(self):  # type: ignore[no-untyped-def]
+        views = plain_retries(self)
+        if self.picture is None or self.retry_views is not None:
+            return views
+        blurred = self.picture.filter(ImageFilter.GaussianBlur(sigma))
+        return (*views, fpimage._orb_view(blurred, fpimage.QUERY_WORK_SIDE))
+
+    prop = cached_property(retries)
+    prop.__set_name__(fpimage.QueryDescriptors, "retries")
+    fpimage.QueryDescriptors.retries = prop  # type: ignore[method-assign,assignment]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference-keypoints", type=int, default=fpimage.ORB_REFERENCE_FEATURES)
@@ -88,9 +115,18 @@ def main() -> None:
     parser.add_argument("--calibration-seed", type=int, default=0)
     parser.add_argument("--all-families", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--save", default="")
+    parser.add_argument("--blur-look", type=float, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a matching.py constant read at query time (a trial setting)")
     args = parser.parse_args()
+    for setting in args.set:
+        name, value = setting.split("=", 1)
+        setattr(matching, name, type(getattr(matching, name))(value))
     fpimage.ORB_REFERENCE_FEATURES = args.reference_keypoints
     matching.MERGED_SHORTLIST = args.merged_shortlist
+    if args.blur_look:
+        _add_blur_look(args.blur_look)
     if args.extra_retry_side:
         merged, sides = matching._merged, len(fpimage.QUERY_RETRY_SIDES) + 1
         fpimage.QUERY_RETRY_SIDES = (*fpimage.QUERY_RETRY_SIDES, args.extra_retry_side)
@@ -104,9 +140,14 @@ def main() -> None:
             if (ef._WORKS[spec.source].role != "registered" or spec.family in families)
             and not (args.calibration_seed and split == "evaluation")]
     print(f"# Image looks trial: {args.reference_keypoints} reference keypoints, retry sides "
-          f"{fpimage.QUERY_RETRY_SIDES}, merged-look shortlist {matching.MERGED_SHORTLIST}; {len(jobs)} queries")
+          f"{fpimage.QUERY_RETRY_SIDES}, merged-look shortlist {matching.MERGED_SHORTLIST}; "
+          f"blur look {args.blur_look}, set {args.set}; {len(jobs)} queries")
     with multiprocessing.get_context("fork").Pool(args.workers, initializer=_init_worker) as pool:
-        report(list(pool.imap(ef._run, jobs, chunksize=4)), families)
+        records = list(pool.imap(ef._run, jobs, chunksize=4))
+    if args.save:
+        with open(args.save, "wb") as f:
+            pickle.dump(records, f)
+    report(records, families)
 
 
 if __name__ == "__main__":
