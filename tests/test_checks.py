@@ -357,9 +357,11 @@ VERTICAL = 9 / 16 * 9 / 16  # share of a 16:9 frame's width a 9:16 reframe keeps
     ("bigbuckbunny.mp4", 1.0, {"window": lambda u: (0.2, 0.0, 0.2 + VERTICAL, 1.0),
                                "bitrate": 300_000}),
     ("bigbuckbunny.mp4", 0.5, {"window": lambda u: (0.07 + 0.34 * u, 0.0, 0.07 + 0.34 * u + VERTICAL, 1.0)}),
+    ("bigbuckbunny.mp4", 0.52, {"window": lambda u: (0.55, 0.0, 0.55 + VERTICAL, 1.0)}),
     ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
     ("bikes.mp4", 3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
-], ids=["vertical reframe", "pan-and-scan", "picture-in-picture", "off-centre 50% crop"])
+], ids=["vertical reframe", "pan-and-scan", "slow-shot vertical reframe", "picture-in-picture",
+        "off-centre 50% crop"])
 def test_reframed_clips_are_found_with_their_offset(admin: Api, registered: dict, tmp_path: Path,
                                                     film: str, start: float, edit: dict) -> None:
     if film not in registered["assets"]:

@@ -15,7 +15,9 @@ picture-in-picture, deep off-centre crops -- found through the ORB keyframes
    keyframe it agrees with best within a second of the coarse line (``_refits``), so
    that the transforms follow a moving window (pan-and-scan) look by look. Fits whose
    scale or rotation disagree with the others are dropped, and the transform at any
-   moment is a local line through the fits around it (``_motion_at``).
+   moment is a local line through the fits around it (``_motion_at``). When those
+   transforms find no copy, the 1x lines through the strongest hits off the coarse line
+   are re-fitted on in turn (``_lines``).
 4. **Refinement.** Every grey query frame of the window (``REFINE_WINDOW_S`` around the
    hits) is sampled, through the transform interpolated to its time, at the cells of
    the registered frames' grey grids; a candidate line is scored by how the query's
@@ -68,6 +70,7 @@ SPEED_PRIOR_SLACK = 0.005
 MIN_CELLS = 8  # registered grid cells a query frame must show to be compared
 _COARSE_TOLERANCE_S = 0.6
 _MAX_ANCHORS = 8
+EXTRA_LINES = 2  # re-fits on other lines when the coarse line's finds no copy (_lines)
 STANDARD_SPEEDS = AlignParams().standard_speeds
 _SUB = 4  # samples per cell side when a cell is read through the transform
 _FIT_SCALE_SLACK = 0.15
@@ -208,9 +211,36 @@ def _refine_clip(query: ReframeQuery, no: int, hits: list[_Hit], deeper: list[_H
     if inside.sum() < 2:
         return None
     times, grays = query.gray_times[inside], query.grays[inside]
-    fits = _refits(deeper, lo, hi, ref.key_times, speed, offset)
-    fits = _consistent(fits) or _consistent([(h.query_t, h.fit, h.mirrored)
-                                             for h in strongest.values()])
+    fallback = [(h.query_t, h.fit, h.mirrored) for h in strongest.values()]
+    for line in _lines(speed, offset, anchors):
+        fits = _consistent(_refits(deeper, lo, hi, ref.key_times, *line)) or _consistent(fallback)
+        found = _align(no, times, grays, fits, ref, anchors)
+        if found is not None:
+            return found
+        fallback = []  # the strongest hits' own fits were tried with the coarse line
+    return None
+
+
+def _lines(speed: float, offset: float, anchors: np.ndarray) -> list[tuple[float, float]]:
+    """The coarse line, then the 1x lines through the strongest anchors off it (at most
+    ``EXTRA_LINES``), to re-fit on when the one before finds no copy. In a slow shot one
+    keyframe (the sharpest, or the one framed most like the query) can be every look's
+    strongest hit and carry the coarse line seconds off the true moment; its transform
+    then misplaces the cells of every frame (a 9:16 reframe of Big Buck Bunny was lost so
+    on the calibration draw)."""
+    lines = [(speed, offset)]
+    for q, r in anchors.tolist():
+        if len(lines) > EXTRA_LINES:
+            break
+        if all(abs(r - (s * q + o)) > _COARSE_TOLERANCE_S for s, o in lines):
+            lines.append((1.0, r - q))
+    return lines
+
+
+def _align(no: int, times: np.ndarray, grays: np.ndarray, fits, ref: ReferenceGrid,
+           anchors: np.ndarray) -> ReframedMatch | None:
+    """Steps 4 and 5 for one set of re-fitted transforms: the best line through the grids,
+    if it is a copy."""
     if not fits:
         return None
     mirrored = fits[0][2]
