@@ -357,6 +357,7 @@ VERTICAL = 9 / 16 * 9 / 16  # share of a 16:9 frame's width a 9:16 reframe keeps
     ("bigbuckbunny.mp4", 1.0, {"window": lambda u: (0.2, 0.0, 0.2 + VERTICAL, 1.0),
                                "bitrate": 300_000}),
     ("bigbuckbunny.mp4", 0.5, {"window": lambda u: (0.07 + 0.34 * u, 0.0, 0.07 + 0.34 * u + VERTICAL, 1.0)}),
+    # the film's 5 s keyframe is every look's strongest hit here: reframe._lines
     ("bigbuckbunny.mp4", 0.52, {"window": lambda u: (0.55, 0.0, 0.55 + VERTICAL, 1.0)}),
     ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
     ("bikes.mp4", 3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
