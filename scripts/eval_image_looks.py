@@ -84,6 +84,12 @@ def report(records: list[ef.Record], families: tuple[str, ...]) -> None:
               f"matching p50 {np.percentile(ms, 50):.0f} ms, p99 {np.percentile(ms, 99):.0f} ms")
 
 
+def _merge_only_shipped_views() -> None:
+    """Keep the looks a trial adds out of the merged look: it merges the shipped views only."""
+    merged, sides = matching._merged, len(fpimage.QUERY_RETRY_SIDES) + 1
+    matching._merged = lambda views: merged(views[:sides])
+
+
 def _add_blur_look(sigma: float) -> None:
     """A retry look at QUERY_WORK_SIDE of the picture blurred by ``sigma`` pixels (a trial
     against JPEG blocking), kept out of the merged look."""
@@ -92,8 +98,7 @@ def _add_blur_look(sigma: float) -> None:
     from PIL import ImageFilter
 
     plain_retries = fpimage.QueryDescriptors.retries.func
-    merged, sides = matching._merged, len(fpimage.QUERY_RETRY_SIDES) + 1
-    matching._merged = lambda views: merged(views[:sides])
+    _merge_only_shipped_views()
 
     def retries(self):  # type: ignore[no-untyped-def]
         views = plain_retries(self)
@@ -120,17 +125,16 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a matching.py constant read at query time (a trial setting)")
     args = parser.parse_args()
-    for setting in args.set:
-        name, value = setting.split("=", 1)
-        setattr(matching, name, type(getattr(matching, name))(value))
     fpimage.ORB_REFERENCE_FEATURES = args.reference_keypoints
     matching.MERGED_SHORTLIST = args.merged_shortlist
+    for setting in args.set:  # after the flags, so that --set MERGED_SHORTLIST=... holds
+        name, value = setting.split("=", 1)
+        setattr(matching, name, type(getattr(matching, name))(value))
     if args.blur_look:
         _add_blur_look(args.blur_look)
     if args.extra_retry_side:
-        merged, sides = matching._merged, len(fpimage.QUERY_RETRY_SIDES) + 1
+        _merge_only_shipped_views()
         fpimage.QUERY_RETRY_SIDES = (*fpimage.QUERY_RETRY_SIDES, args.extra_retry_side)
-        matching._merged = lambda views: merged(views[:sides])
     ef._WORKS.update({w.key: w for w in evalset.load_works()})
     ef._DISTRACTORS.extend(ef.load_distractors(1000, args.workers))
     if args.calibration_seed:
