@@ -13,7 +13,7 @@ any of its crop windows') anywhere near the copy's. So a registered clip also st
   ``GRID_SIDE`` cells (256 bytes per frame, averaged from the 64x64 thumbnail the
   pHash is made of). Keyframes say *which* second; the grid, sampled through the fitted
   transform from the query's frames, pins the offset to the frame and the speed
-  (reframe.refine).
+  (refinement.py).
 """
 
 from __future__ import annotations

@@ -15,23 +15,21 @@ picture-in-picture, deep off-centre crops -- found through the ORB keyframes
    keyframe it agrees with best within a second of the coarse line (``_refits``), so
    that the transforms follow a moving window (pan-and-scan) look by look. Fits whose
    scale or rotation disagree with the others are dropped, and the transform at any
-   moment is a local line through the fits around it (``_motion_at``). When those
+   moment is a local line through the fits around it (``refinement._motion_at``). When those
    transforms find no copy, the 1x lines through the strongest hits off the coarse line
    are re-fitted on in turn (``_lines``).
-4. **Refinement.** Every grey query frame of the window (``REFINE_WINDOW_S`` around the
-   hits) is sampled, through the transform interpolated to its time, at the cells of
-   the registered frames' grey grids; a candidate line is scored by how the query's
-   cells agree with the registered grids interpolated at ``speed * t + offset``:
-   the Pearson correlation of the spatial pattern frame by frame (which shot, which
-   part of it) plus that of every cell's variation over time (when, to the frame). A
-   coarse-to-fine grid search over speeds in [0.5, 2] and offsets around the coarse
-   line keeps the best.
+4. **Refinement** (refinement.py). Every grey query frame of the window
+   (``REFINE_WINDOW_S`` around the hits) is read through the transform interpolated to
+   its time at the cells of the registered frames' grey grids; the line
+   ``ref_t = speed * query_t + offset`` they agree with best (spatially: which shot, which
+   part of it; over time: when, to the frame) is searched for over speeds in [0.5, 2] and
+   offsets around the coarse line, and then polished: a line that correlates already gets
+   the one shift and scale of every transform that raises its agreement most.
 5. **Verdict.** A line is a match when both correlations reach ``MIN_SPATIAL`` and
    ``MIN_TEMPORAL``: a neighbouring shot of the same film, caught by a chance fit on
    a shared background, does not vary in time with the query.
 
-Colour changes and re-encoding are affine in luminance, which Pearson correlation
-ignores; mirroring is the mirrored query's fit (the transform then applies to the
+Mirroring is the mirrored query's fit (the transform then applies to the
 flipped frame). The search reads the query only through its ``ReframeQuery``
 (clip_query.py), which a query descriptor can carry: a clip sent as a descriptor is
 searched exactly as its upload is.
@@ -48,10 +46,12 @@ import numpy as np
 
 from registry.fingerprints.alignment import AlignParams, ClipMatch
 from registry.fingerprints.clip_query import ReframeQuery
-from registry.fingerprints.frames import work_size
-from registry.fingerprints.image import QUERY_WORK_SIDE, WORK_SIDE, QueryDescriptors
-from registry.fingerprints.keyframes import GRID_SIDE, split_keyframe_id
+from registry.fingerprints.image import QueryDescriptors
+from registry.fingerprints.keyframes import split_keyframe_id
 from registry.fingerprints.matching import Fit, Matcher
+from registry.fingerprints.refinement import ReferenceGrid, best_line
+
+__all__ = ["ReferenceGrid", "ReframedMatch", "find_reframed", "prefer_reframed", "reframe_wanted"]
 
 MIN_HIT_FRAMES = 2  # sampled frames that must find keyframes of one clip
 REFINE_WINDOW_S = 20.0  # query seconds refined around the hits (bounds memory and time)
@@ -60,33 +60,18 @@ PARTIAL_SPAN = 0.5  # share of the query a frame-hash span must cover to skip th
 # Chosen on the calibration split (clip_evalset.reframe_queries("calibration")): the
 # weakest true copies scored 0.67 spatial / 0.70 temporal, while the best line through
 # another shot of the same film, with the copy's own fitted transform, scored at most
-# 0.40 / 0.34; and a log-speed penalty of 0.15 (per unit of |ln speed|) is the middle of
-# the range (0.135-0.17) that put every calibration copy at its true speed without
-# pulling the 1.25x and 1.5x ones to 1x.
+# 0.40 / 0.34 (refinement.py's speed prior was chosen with them).
 MIN_SPATIAL = 0.6
 MIN_TEMPORAL = 0.6
-SPEED_PRIOR = 0.15
-SPEED_PRIOR_SLACK = 0.005
-MIN_CELLS = 8  # registered grid cells a query frame must show to be compared
 _COARSE_TOLERANCE_S = 0.6
 _MAX_ANCHORS = 8
 EXTRA_LINES = 2  # re-fits on other lines when the coarse line's finds no copy (_lines)
 STANDARD_SPEEDS = AlignParams().standard_speeds
-_SUB = 4  # samples per cell side when a cell is read through the transform
 _FIT_SCALE_SLACK = 0.15
-MOTION_BANDWIDTH_S = 0.75  # set from the looks' spacing (0.5 s), not tuned
 REFIT_REACH_S = 1.0
 HIT_CANDIDATES = 3  # a look's candidates the coarse line goes through
 REFIT_CANDIDATES = 10  # a look's candidates a re-fit chooses among
 _FIT_MAX_ROTATION_DEG = 10.0
-
-
-@dataclass(frozen=True)
-class ReferenceGrid:
-    times: np.ndarray  # (n,) seconds
-    grid: np.ndarray  # (n, GRID_SIDE**2) uint8
-    size: tuple[int, int]  # the clip's frame (width, height)
-    key_times: np.ndarray  # (k,) seconds of its keyframes
 
 
 @dataclass(frozen=True)
@@ -243,20 +228,10 @@ def _align(no: int, times: np.ndarray, grays: np.ndarray, fits, ref: ReferenceGr
     if it is a copy."""
     if not fits:
         return None
-    mirrored = fits[0][2]
-    query_cells, shown = _sample_cells(grays, times, fits, ref.size, mirrored)
-    # Each frame is compared on the cells it shows: a pan-and-scan window, or a fit off
-    # by a little, shows different cells in different frames. Frames showing too few
-    # cells sit out; so do cells no frame shows.
-    seen = shown.sum(axis=1) >= MIN_CELLS
-    used = shown[seen].any(axis=0)
-    times, query_cells, shown = times[seen], query_cells[seen][:, used], shown[seen][:, used]
-    if len(times) < 2:
+    found = best_line(times, grays, fits, ref, anchors)
+    if found is None:
         return None
-    best = _search(times, query_cells, shown, ref.times, ref.grid[:, used].astype(np.float32),
-                   anchors)
-    if best is None:
-        return None
+    best, times = found
     spatial, temporal, speed, offset, per_frame, valid = best
     if spatial < MIN_SPATIAL or temporal < MIN_TEMPORAL:
         return None
@@ -265,7 +240,7 @@ def _align(no: int, times: np.ndarray, grays: np.ndarray, fits, ref: ReferenceGr
     match = ClipMatch(ref_asset_id=no, query_start_s=float(q[0]), query_end_s=float(q[-1]),
                       ref_start_s=float(speed * q[0] + offset), ref_end_s=float(speed * q[-1] + offset),
                       offset_s=offset, speed=speed, matched_frames=agreeing, query_frames=len(q),
-                      agreement=agreeing / len(q), mean_distance=0.0, mirrored=mirrored,
+                      agreement=agreeing / len(q), mean_distance=0.0, mirrored=fits[0][2],
                       score=spatial + temporal)
     return ReframedMatch(match, max((f for _, f, _ in fits), key=lambda f: f.cells), spatial, temporal)
 
@@ -299,138 +274,3 @@ def _consistent(fits):
     scale = float(np.median([f.scale for _, f, _ in fits]))
     return sorted((f for f in fits if abs(f[1].scale / scale - 1) <= _FIT_SCALE_SLACK
                    and abs(f[1].rotation_deg) <= _FIT_MAX_ROTATION_DEG), key=lambda f: f[0])
-
-
-def _model(fit: Fit, q_size: tuple[int, int], r_size: tuple[int, int]) -> np.ndarray:
-    """The 2x3 matrix taking query work-frame points to reference work-frame points."""
-    s = fit.scale * max(r_size) / max(q_size)
-    th = math.radians(fit.rotation_deg)
-    return np.array([[s * math.cos(th), -s * math.sin(th), fit.tx * r_size[0]],
-                     [s * math.sin(th), s * math.cos(th), fit.ty * r_size[1]]])
-
-
-def _motion_at(t: float, times: np.ndarray, weights: np.ndarray, models: np.ndarray) -> np.ndarray:
-    """The transform at ``t``: a local linear fit over time of the fitted transforms
-    (weighted by their inlier cells, and by closeness to ``t``: ``MOTION_BANDWIDTH_S``).
-    A fit half a second from its keyframe is off by the motion between them, and
-    straight interpolation through such fits makes the window jitter; the local line
-    smooths that out and follows a pan, past the last fit too."""
-    w = weights * np.exp(-0.5 * ((times - t) / MOTION_BANDWIDTH_S) ** 2)
-    if len(times) < 2 or np.ptp(times) < 1e-6:
-        return (w[:, None] * models).sum(axis=0) / max(w.sum(), 1e-12)
-    design = np.stack([np.ones_like(times), times - t], axis=1) * np.sqrt(w)[:, None]
-    coef, *_ = np.linalg.lstsq(design, models * np.sqrt(w)[:, None], rcond=None)
-    return coef[0]
-
-
-def _sample_cells(grays, times, fits, ref_size, mirrored):
-    """(n, GRID_SIDE**2) mean grey of each registered grid cell as seen in each query
-    frame, and which cells every frame shows."""
-    import cv2
-
-    h, w = grays[0].shape
-    q_work = work_size(w, h, QUERY_WORK_SIDE)
-    r_work = work_size(*ref_size, WORK_SIDE)
-    models = np.array([_model(f, q_work, r_work).ravel() for _, f, _ in fits])
-    fit_times = np.array([t for t, _, _ in fits])
-    fit_weights = np.array([f.cells for _, f, _ in fits], np.float64)
-    sub = (np.arange(GRID_SIDE * _SUB) + 0.5) / (GRID_SIDE * _SUB)
-    gx, gy = np.meshgrid(sub * r_work[0], sub * r_work[1])
-    ref_points = np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)])
-    cells = np.empty((len(grays), GRID_SIDE * GRID_SIDE), np.float32)
-    shown = np.zeros((len(grays), GRID_SIDE * GRID_SIDE), bool)
-    for i, (t, gray) in enumerate(zip(times, grays, strict=True)):
-        m = _motion_at(t, fit_times, fit_weights, models).reshape(2, 3)
-        inverse = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
-        qx, qy = inverse @ ref_points
-        qx, qy = qx * w / q_work[0], qy * h / q_work[1]
-        if mirrored:
-            qx = w - 1 - qx
-        ok = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
-        shown[i] = ok.reshape(GRID_SIDE, _SUB, GRID_SIDE, _SUB).all(axis=(1, 3)).ravel()
-        shape = (GRID_SIDE * _SUB, GRID_SIDE * _SUB)
-        picked = cv2.remap(gray.astype(np.float32), qx.reshape(shape).astype(np.float32),
-                           qy.reshape(shape).astype(np.float32), cv2.INTER_LINEAR)
-        cells[i] = picked.reshape(GRID_SIDE, _SUB, GRID_SIDE, _SUB).mean(axis=(1, 3)).ravel()
-    return cells, shown
-
-
-def _search(q_times, q_cells, q_shown, r_times, r_cells, anchors):
-    """Best (spatial, temporal, speed, offset, per-frame spatial, valid frames) over a
-    coarse-to-fine grid of lines; None when no line keeps most of the query inside the
-    registered clip."""
-    def score(s, offsets):
-        return _score_lines(q_times, q_cells, q_shown, r_times, r_cells, s, offsets)
-
-    best = None
-    coarse_speeds = np.exp(np.linspace(math.log(0.5), math.log(2.0), 61))
-    for speeds, spread, step in ((coarse_speeds, 0.8, 0.04), (None, 0.06, 0.005)):
-        if speeds is None:
-            s0 = best[2]
-            speeds = s0 * np.exp(np.linspace(-0.03, 0.03, 25))
-        for s in speeds:
-            if spread > 0.1:  # coarse: around every anchor's line at this speed
-                offsets = np.unique(np.round(np.concatenate(
-                    [r - s * q + np.arange(-spread, spread + 1e-9, step) for q, r in anchors]) / step)) * step
-            else:  # fine: around the best line, turned about the query's middle
-                centre = best[3] + (best[2] - s) * float(np.median(q_times))
-                offsets = centre + np.arange(-spread, spread + 1e-9, step)
-            found = score(s, offsets)
-            if found is not None and (best is None or _merit(found) > _merit(best)):
-                best = found
-    if best is None:
-        return None
-    # A standard edit speed near the best (24/25 and 25/24 are frame-rate conversions)
-    # that scores almost as well is preferred: a slow drift fits a rate a few % off.
-    preferred = None
-    for s in STANDARD_SPEEDS:
-        if abs(s / best[2] - 1) > 0.1:
-            continue
-        centre = best[3] + (best[2] - s) * float(np.median(q_times))
-        found = score(s, centre + np.arange(-0.06, 0.06 + 1e-9, 0.005))
-        if found is not None and _merit(found) >= _merit(best) - SPEED_PRIOR_SLACK \
-                and (preferred is None or _merit(found) > _merit(preferred)):
-            preferred = found
-    return preferred or best
-
-
-def _merit(found) -> float:
-    """A line's spatial + temporal correlation less the speed prior: in a slow shot a
-    line at half or twice the speed can fit a little better than the true one, while
-    most re-used footage plays at 1x."""
-    return found[0] + found[1] - SPEED_PRIOR * abs(math.log(found[2]))
-
-
-def _score_lines(q_times, q_cells, q_shown, r_times, r_cells, speed, offsets):
-    """The best of the lines ``ref_t = speed * t + offset``: the mean over frames of the
-    spatial Pearson correlation (query cells against the registered grid at ref_t, on
-    the cells each frame shows) plus the temporal one (each cell's variation about its
-    own mean, over the frames that show it)."""
-    ref_t = speed * q_times[None, :] + offsets[:, None]  # (k, n)
-    valid = (ref_t >= r_times[0]) & (ref_t <= r_times[-1])
-    usable = valid.sum(axis=1) >= max(2, 0.8 * len(q_times))
-    if not usable.any():
-        return None
-    ref_t, valid, offsets = ref_t[usable], valid[usable], offsets[usable]
-    j = np.clip(np.searchsorted(r_times, ref_t), 1, len(r_times) - 1)
-    a = np.clip((ref_t - r_times[j - 1]) / (r_times[j] - r_times[j - 1]), 0, 1)[..., None]
-    ref = r_cells[j - 1] * (1 - a) + r_cells[j] * a  # (k, n, c)
-    w = (valid[..., None] & q_shown[None]).astype(np.float32)  # (k, n, c)
-    per_frame = _masked_pearson(q_cells[None], ref, w, axis=2)  # (k, n)
-    frame_weight = valid.astype(np.float32)
-    spatial = (per_frame * frame_weight).sum(axis=1) / frame_weight.sum(axis=1)
-    temporal = _masked_pearson(q_cells[None], ref, w, axis=1, pooled=True)  # (k,)
-    i = int(np.argmax(spatial + temporal))
-    return (float(spatial[i]), float(temporal[i]), float(speed), float(offsets[i]),
-            per_frame[i], valid[i])
-
-
-def _masked_pearson(x, y, w, axis, pooled=False):
-    """Pearson correlation of x and y along ``axis`` counting only where w is 1 (centred
-    on the weighted means along that axis); ``pooled``: one correlation per line over
-    every (frame, cell) of the centred values, instead of one per slice."""
-    count = np.maximum(w.sum(axis=axis, keepdims=True), 1.0)
-    dx = (x - (w * x).sum(axis=axis, keepdims=True) / count) * w
-    dy = (y - (w * y).sum(axis=axis, keepdims=True) / count) * w
-    sums = (1, 2) if pooled else axis
-    return (dx * dy).sum(axis=sums) / (np.sqrt((dx ** 2).sum(axis=sums) * (dy ** 2).sum(axis=sums)) + 1e-6)
