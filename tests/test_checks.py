@@ -363,9 +363,11 @@ VERTICAL = 9 / 16 * 9 / 16  # share of a 16:9 frame's width a 9:16 reframe keeps
     # grid cells of a dozen query pixels: the fitted transforms alone read them too far
     # off to find it (refinement._polished)
     ("bikes.mp4", 2.08, {"inset": (media.image("coffee.png"), 0.31, (0.82, 0.39))}),
+    # its border steps in colour more than in grey (image._steps)
+    ("bikes.mp4", 1.0, {"inset": (media.image("chelsea.png"), 0.31, (0.05, 0.9))}),
     ("bikes.mp4", 3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
 ], ids=["vertical reframe", "pan-and-scan", "slow-shot vertical reframe", "picture-in-picture",
-        "small picture-in-picture", "off-centre 50% crop"])
+        "small picture-in-picture", "picture-in-picture, colour border", "off-centre 50% crop"])
 def test_reframed_clips_are_found_with_their_offset(admin: Api, registered: dict, tmp_path: Path,
                                                     film: str, start: float, edit: dict) -> None:
     if film not in registered["assets"]:

@@ -73,7 +73,7 @@ ORB_GRID = 4  # keypoints are spread over a GRID x GRID layout so any 50% crop k
 # a 100-pixel inset is compared at the registered picture's scale instead of as a corner of
 # the frame, where few of its keypoints survive and the backdrop's take the rest.
 INSET_DETECT_SIDE = 640  # the search runs on a copy no larger than this (steps are ~2 px wide)
-INSET_EDGE_MIN = 10.0  # a border pixel steps by this many grey levels across the line (Sobel / 4)
+INSET_EDGE_MIN = 10.0  # a border pixel steps by this many levels of one channel across the line (Sobel / 4)
 INSET_MIN_RUN = 0.12  # a candidate line holds one run of border pixels this share of the side
 INSET_SIDE_SUPPORT = 0.5  # every side of the rectangle is border over at least this share ...
 INSET_MEAN_SUPPORT = 0.75  # ... and the four sides over this share on average
@@ -240,29 +240,27 @@ def find_inset(image: Image.Image) -> tuple[int, int, int, int] | None:
     """The box (left, top, right, bottom) of the most rectangle-like inset in an RGB
     picture, or None.
 
-    Horizontal and vertical steps (Sobel) that dominate the other direction are border
-    pixels; rows (columns) holding a long run of them are candidate lines. Every
+    Horizontal and vertical steps (Sobel, in colour: ``_steps``) that dominate the other
+    direction are border pixels; rows (columns) holding a long run of them are candidate
+    lines. Every
     rectangle of candidate lines is scored by the share of each side that is border
     (a row's tolerance of +-1); the best one with every side at least
     INSET_SIDE_SUPPORT and a mean of INSET_MEAN_SUPPORT wins. A picture with no inset
     usually has no such rectangle; when it has one (a window, a page) the cut-out only
     adds a look that the matcher's chance calibration covers like any other.
     """
-    gray = np.asarray(image.convert("L"), np.float32)
-    h0, w0 = gray.shape
+    rgb = np.asarray(image.convert("RGB"), np.float32)
+    h0, w0 = rgb.shape[:2]
     scale = min(1.0, INSET_DETECT_SIDE / max(h0, w0))
     if scale < 1:
-        gray = np.asarray(cv2.resize(gray, (max(1, round(w0 * scale)), max(1, round(h0 * scale))),
-                                     interpolation=cv2.INTER_AREA), np.float32)
-    h, w = gray.shape
+        rgb = np.asarray(cv2.resize(rgb, (max(1, round(w0 * scale)), max(1, round(h0 * scale))),
+                                    interpolation=cv2.INTER_AREA), np.float32)
+    h, w = rgb.shape[:2]
     if min(h, w) < 8:
         return None
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3) / 4
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3) / 4
-    ys, rows = _inset_lines((np.abs(gy) > INSET_EDGE_MIN) & (np.abs(gy) > 2 * np.abs(gx)),
-                            max(8, int(INSET_MIN_RUN * w)))
-    xs, cols = _inset_lines(((np.abs(gx) > INSET_EDGE_MIN) & (np.abs(gx) > 2 * np.abs(gy))).T,
-                            max(8, int(INSET_MIN_RUN * h)))
+    gx, gy = _steps(rgb)
+    ys, rows = _inset_lines((gy > INSET_EDGE_MIN) & (gy > 2 * gx), max(8, int(INSET_MIN_RUN * w)))
+    xs, cols = _inset_lines(((gx > INSET_EDGE_MIN) & (gx > 2 * gy)).T, max(8, int(INSET_MIN_RUN * h)))
     if len(ys) < 2 or len(xs) < 2:
         return None
     # support[i, a, b]: share of line i between candidate lines a and b that is border
@@ -293,6 +291,19 @@ def find_inset(image: Image.Image) -> tuple[int, int, int, int] | None:
            round(x2 / scale), round(y2 / scale))
     box = (max(0, box[0]), max(0, box[1]), min(w0, box[2]), min(h0, box[3]))
     return box if box[2] - box[0] >= INSET_MIN_PIXELS and box[3] - box[1] >= INSET_MIN_PIXELS else None
+
+
+def _steps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How much an RGB picture steps (Sobel / 4, absolute) horizontally and vertically at
+    each pixel, in the channel that steps most there: an inset's border can step in
+    colour and hardly in grey (a grey street scene over a brown table: on a grid of 36
+    small insets of bikes in clips, grey steps lost the inset on most frames of two, and
+    those copies)."""
+    gx = cv2.Sobel(rgb, cv2.CV_32F, 1, 0, ksize=3) / 4
+    gy = cv2.Sobel(rgb, cv2.CV_32F, 0, 1, ksize=3) / 4
+    pick = np.argmax(gx * gx + gy * gy, axis=2)[..., None]
+    return (np.abs(np.take_along_axis(gx, pick, 2)[..., 0]),
+            np.abs(np.take_along_axis(gy, pick, 2)[..., 0]))
 
 
 def _inset_lines(mask: np.ndarray, min_run: int) -> tuple[np.ndarray, np.ndarray]:
