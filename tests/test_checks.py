@@ -351,6 +351,7 @@ def test_backfill_fingerprints_assets_that_have_none(admin: Api, registered: dic
 
 
 VERTICAL = 9 / 16 * 9 / 16  # share of a 16:9 frame's width a 9:16 reframe keeps
+BIKES_VERTICAL = 272 * 9 / 16 / 640  # ... and of bikes' 2.35:1 frame
 
 
 @pytest.mark.parametrize(("film", "start", "edit"), [
@@ -359,6 +360,9 @@ VERTICAL = 9 / 16 * 9 / 16  # share of a 16:9 frame's width a 9:16 reframe keeps
     ("bigbuckbunny.mp4", 0.5, {"window": lambda u: (0.07 + 0.34 * u, 0.0, 0.07 + 0.34 * u + VERTICAL, 1.0)}),
     # the film's 5 s keyframe is every look's strongest hit here: reframe._lines
     ("bigbuckbunny.mp4", 0.52, {"window": lambda u: (0.55, 0.0, 0.55 + VERTICAL, 1.0)}),
+    # fast footage: one look only lands near enough a keyframe to find it
+    # (reframe.MIN_HIT_FRAMES)
+    ("bikes.mp4", 2.5, {"window": lambda u: (0.0, 0.0, BIKES_VERTICAL, 1.0)}),
     ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
     # grid cells of a dozen query pixels: the fitted transforms alone read them too far
     # off to find it (refinement._polished)
@@ -366,8 +370,9 @@ VERTICAL = 9 / 16 * 9 / 16  # share of a 16:9 frame's width a 9:16 reframe keeps
     # its border steps in colour more than in grey (image._steps)
     ("bikes.mp4", 1.0, {"inset": (media.image("chelsea.png"), 0.31, (0.05, 0.9))}),
     ("bikes.mp4", 3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
-], ids=["vertical reframe", "pan-and-scan", "slow-shot vertical reframe", "picture-in-picture",
-        "small picture-in-picture", "picture-in-picture, colour border", "off-centre 50% crop"])
+], ids=["vertical reframe", "pan-and-scan", "slow-shot vertical reframe",
+        "fast-shot vertical reframe", "picture-in-picture", "small picture-in-picture",
+        "picture-in-picture, colour border", "off-centre 50% crop"])
 def test_reframed_clips_are_found_with_their_offset(admin: Api, registered: dict, tmp_path: Path,
                                                     film: str, start: float, edit: dict) -> None:
     if film not in registered["assets"]:

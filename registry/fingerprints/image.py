@@ -242,9 +242,8 @@ def find_inset(image: Image.Image) -> tuple[int, int, int, int] | None:
 
     Horizontal and vertical steps (Sobel, in colour: ``_steps``) that dominate the other
     direction are border pixels; rows (columns) holding a long run of them are candidate
-    lines. Every
-    rectangle of candidate lines is scored by the share of each side that is border
-    (a row's tolerance of +-1); the best one with every side at least
+    lines. Every rectangle of candidate lines is scored by the share of each side that is
+    border (a row's tolerance of +-1); the best one with every side at least
     INSET_SIDE_SUPPORT and a mean of INSET_MEAN_SUPPORT wins. A picture with no inset
     usually has no such rectangle; when it has one (a window, a page) the cut-out only
     adds a look that the matcher's chance calibration covers like any other.

@@ -8,7 +8,7 @@ picture-in-picture, deep off-centre crops -- found through the ORB keyframes
 1. **Look-up.** The query's looks (clip_query.py: a frame every half second, fewer for
    long queries) are each looked up in the keyframe matcher like a still: a hit names a registered clip, a keyframe
    (so a second of it) and the similarity transform taking the query frame into it.
-2. **Coarse line.** Per clip with hits on at least ``MIN_HIT_FRAMES`` sampled frames,
+2. **Coarse line.** Per clip with hits (on at least ``MIN_HIT_FRAMES`` sampled frames),
    ``ref_t = speed * query_t + offset`` through the hits -- only to within about half
    a second, as keyframes are a second apart and the speed is barely pinned.
 3. **Re-fit.** Every look in the window is looked up again, and keeps its fit on the
@@ -44,16 +44,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from registry.fingerprints.alignment import AlignParams, ClipMatch
+from registry.fingerprints.alignment import ClipMatch
 from registry.fingerprints.clip_query import ReframeQuery
 from registry.fingerprints.image import QueryDescriptors
 from registry.fingerprints.keyframes import split_keyframe_id
 from registry.fingerprints.matching import Fit, Matcher
-from registry.fingerprints.refinement import ReferenceGrid, best_line
+from registry.fingerprints.refinement import STANDARD_SPEEDS, ReferenceGrid, best_line
 
 __all__ = ["ReferenceGrid", "ReframedMatch", "find_reframed", "prefer_reframed", "reframe_wanted"]
 
-MIN_HIT_FRAMES = 2  # sampled frames that must find keyframes of one clip
+# Sampled frames that must find keyframes of one clip. One: in fast footage only a look
+# within a few frames of a keyframe finds it (bikes, 9:16: a look 0.02 s from one fits it
+# on 19 cells, looks 0.5 s away on none), and the grids' correlations (MIN_SPATIAL,
+# MIN_TEMPORAL) judge the line anyway; two lost 8 of 20 bikes 9:16 reframes on a grid
+# of positions and starts, one loses 3 (2026-12-07; both draws and every unrelated clip
+# unchanged).
+MIN_HIT_FRAMES = 1
 REFINE_WINDOW_S = 20.0  # query seconds refined around the hits (bounds memory and time)
 MAX_CLIPS = 3  # registered clips refined per query, most hits first
 PARTIAL_SPAN = 0.5  # share of the query a frame-hash span must cover to skip the search
@@ -66,7 +72,6 @@ MIN_TEMPORAL = 0.6
 _COARSE_TOLERANCE_S = 0.6
 _MAX_ANCHORS = 8
 EXTRA_LINES = 2  # re-fits on other lines when the coarse line's finds no copy (_lines)
-STANDARD_SPEEDS = AlignParams().standard_speeds
 _FIT_SCALE_SLACK = 0.15
 REFIT_REACH_S = 1.0
 HIT_CANDIDATES = 3  # a look's candidates the coarse line goes through
