@@ -86,7 +86,12 @@ def make_variant(src: Path, dst: Path, *, start=0.0, duration=None, speed=1.0, f
         ih = int(iw * h / w)
         ix, iy = int((ow - iw) * inset[2][0]), int((oh - ih) * inset[2][1])
     with av.open(str(dst), "w") as out:
-        st = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
+        # x264 with its assembly and threads gave different bytes from run to run for the
+        # same frames (a copy's evidence then moved between runs); plain C in one thread
+        # is repeatable, at about three times the encoding time of these short excerpts.
+        x264 = "libx264" in av.codecs_available
+        st = out.add_stream("libx264" if x264 else "mpeg4", rate=fps,
+                            options={"x264-params": "threads=1:asm=0"} if x264 else {})
         st.width, st.height, st.pix_fmt = ow, oh, "yuv420p"
         if bitrate:
             st.bit_rate = bitrate
