@@ -8,9 +8,9 @@ largest 9:16 window at 0, 20, 40, 60 and 100% of the free width, times four exce
 (deterministic, CRF 23) and checked as an upload is (frame hashes, then the reframe search). Timing is
 judged both as the draws judge it (a static span by its overlap) and strictly (offset
 within one frame and speed within 5%, static shots too). A trial setting of
-``reframe.py``, ``refinement.py`` or ``clip_query.py`` is given with ``--set`` (e.g.
-``--set MIN_HIT_FRAMES=2``). The grid was not used to choose any threshold; it shows
-where the draws are thin.
+``reframe.py``, ``refinement.py``, ``clip_query.py`` or ``keyframes.py`` is given with
+``--set`` (e.g. ``--set MIN_HIT_FRAMES=2``, ``--set KEYFRAME_FPS=2``). The grid was not
+used to choose any threshold; it shows where the draws are thin.
 """
 
 import argparse
@@ -21,7 +21,7 @@ import sys
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from registry.fingerprints import clip_query, refinement, reframe  # noqa: E402
+from registry.fingerprints import clip_query, keyframes, refinement, reframe  # noqa: E402
 from scripts import clip_evalset as ce  # noqa: E402
 
 POSITIONS = (0.0, 0.2, 0.4, 0.6, 1.0)
@@ -49,12 +49,13 @@ def _run(query: ce.ClipQuery) -> ce.ClipResult:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a constant of reframe.py, refinement.py or clip_query.py for the run")
+                        help="override a constant of reframe.py, refinement.py, clip_query.py or "
+                             "keyframes.py for the run")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     for setting in args.set:
         name, value = setting.split("=", 1)
-        module = next(m for m in (reframe, refinement, clip_query) if hasattr(m, name))
+        module = next(m for m in (reframe, refinement, clip_query, keyframes) if hasattr(m, name))
         setattr(module, name, type(getattr(module, name))(value))
     _STATE["refs"] = refs = ce.reference_fingerprints()
     _STATE["index"] = ce.build_index(refs)
