@@ -5,9 +5,9 @@
 The clip evaluation's draws hold three 9:16 reframes per film; this grid holds twenty: the
 largest 9:16 window at 0, 20, 40, 60 and 100% of the free width, times four excerpts of
 2.5 s starting at 0.2-2.6 s (before bikes' cut-out shot), rendered by ``clip_evalset``
-(deterministic, CRF 23) and checked as an upload is (frame hashes, then the reframe search). Timing is
-judged both as the draws judge it (a static span by its overlap) and strictly (offset
-within one frame and speed within 5%, static shots too). A trial setting of
+(deterministic, CRF 23) and checked as an upload is (frame hashes, then the reframe
+search). Timing is judged both as the draws judge it (a static span by its overlap) and
+strictly (offset within one frame and speed within 5%, static shots too). A trial setting of
 ``reframe.py``, ``refinement.py``, ``clip_query.py`` or ``keyframes.py`` is given with
 ``--set`` (e.g. ``--set MIN_HIT_FRAMES=2``, ``--set KEYFRAME_FPS=2``). The grid was not
 used to choose any threshold; it shows where the draws are thin.
@@ -55,7 +55,9 @@ def main() -> None:
     args = parser.parse_args()
     for setting in args.set:
         name, value = setting.split("=", 1)
-        module = next(m for m in (reframe, refinement, clip_query, keyframes) if hasattr(m, name))
+        module = next((m for m in (reframe, refinement, clip_query, keyframes) if hasattr(m, name)), None)
+        if module is None:
+            parser.error(f"no such setting: {name}")
         setattr(module, name, type(getattr(module, name))(value))
     _STATE["refs"] = refs = ce.reference_fingerprints()
     _STATE["index"] = ce.build_index(refs)

@@ -8,7 +8,7 @@ clip's grey grids that the query's frames agree with best.
   grids interpolated at ``speed * t + offset``: the Pearson correlation of the spatial
   pattern frame by frame (which shot, which part of it) plus that of every cell's
   variation over time (when, to the frame). A coarse-to-fine grid over speeds in
-  [0.5, 2] and offsets around the anchors' lines keeps the best (``_search``).
+  [0.5, 2] and offsets around the anchors' lines keeps the best (``_Scored.search``).
 * **Polish.** The fitted transforms come from keyframes up to half a second from the
   frame and from RANSAC on a dozen inliers: a few pixels and per cent off. In a small
   picture-in-picture a cell is a dozen query pixels, so such an error reads every cell
