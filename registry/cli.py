@@ -380,9 +380,9 @@ def check_command(
     settings.ensure_dirs()
     blobs = LocalBlobStore(settings.effective_blob_dir)
     try:
-        with standalone_session(settings.effective_database_url) as session:
-            with path.open("rb") as stream:
-                sha256, info, _ = stage(blobs, settings, stream)
+        with (standalone_session(settings.effective_database_url) as session,
+              path.open("rb") as stream,
+              stage(blobs, settings, stream) as (sha256, info, _)):  # held until recorded
             live = LiveIndex.open(settings.data_dir / "index", session)
             with Progress(TextColumn(path.name), BarColumn(),
                           TextColumn("{task.completed:.1f}/{task.total:.1f} s"),

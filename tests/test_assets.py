@@ -152,7 +152,11 @@ def test_uploads_left_by_a_killed_process_are_removed_at_start(admin: Api, setti
     orphan, live, fresh = (staging / f"upload-{name}" for name in ("orphan", "live", "fresh"))
     for path in (orphan, live, fresh):
         path.write_bytes(b"partial upload")
-    for path in (orphan, live):  # written to last an hour ago
+    holds = settings.effective_blob_dir / ".holds"  # an upload's hold on a stored blob
+    holds.mkdir(parents=True, exist_ok=True)
+    dead_hold = holds / f"{'0' * 64}.orphan"
+    dead_hold.write_bytes(b"")
+    for path in (orphan, live, dead_hold):  # written to last an hour ago
         os.utime(path, (path.stat().st_atime, path.stat().st_mtime - 3600))
     holder_fd = os.open(live, os.O_RDONLY)  # another process's upload in progress
     fcntl.flock(holder_fd, fcntl.LOCK_EX)
@@ -160,5 +164,6 @@ def test_uploads_left_by_a_killed_process_are_removed_at_start(admin: Api, setti
         with TestClient(create_app(settings)) as restarted:
             assert restarted.get("/v1/log/checkpoint").status_code == 200
         assert sorted(p.name for p in staging.iterdir()) == ["upload-fresh", "upload-live"]
+        assert list(holds.iterdir()) == []
     finally:
         os.close(holder_fd)

@@ -300,7 +300,8 @@ def test_bad_check_inputs(admin: Api, registered: dict, settings, name: str, pay
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert words in response.json()["detail"]
-    assert list((settings.effective_blob_dir / ".staging").iterdir()) == []
+    for left in (".staging", ".holds"):  # no staged upload, no hold on a blob
+        assert list((settings.effective_blob_dir / left).iterdir()) == []
 
 
 def test_clip_over_the_length_limit_and_bombs(admin: Api, registered: dict) -> None:

@@ -2,13 +2,17 @@
 wins, the others are refused with 409 (or 412 for a stale If-Match), and the audit log
 holds one entry for the change."""
 
+import hashlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import select
 
 from registry.auth.actor import SYSTEM_ACTOR
+from registry.core.blobstore import LocalBlobStore
 from registry.core.db import standalone_session
 from registry.signingkeys.models import SigningKeyRecord
 from registry.signingkeys.service import ensure_active_key
@@ -220,3 +224,38 @@ def test_processes_creating_the_first_signing_key_at_once_make_one(settings) -> 
     with standalone_session(settings.effective_database_url) as session:
         keys = session.exec(select(SigningKeyRecord)).all()
         assert sum(k.not_after is None for k in keys) == 1
+
+
+def test_a_discarded_blob_stays_for_an_upload_of_the_same_content_under_way(settings) -> None:  # type: ignore[no-untyped-def]
+    """A look-up's file, or a failed registration's, is discarded once no record cites it;
+    an upload of the same content that found it stored and has not committed its record
+    yet keeps it, whichever of the two comes first."""
+    blobs = LocalBlobStore(settings.effective_blob_dir)
+    content = media.image("coffee.png").read_bytes()
+    sha256 = hashlib.sha256(content).hexdigest()
+
+    @contextmanager
+    def uploading() -> Iterator[bool]:  # an upload of the content, until its record is committed
+        with blobs.staging_file() as staged, blobs.hold(sha256):
+            staged.write_bytes(content)
+            yield blobs.put(staged, sha256)
+
+    with uploading() as stored:  # the look-up's own upload
+        assert stored
+    with uploading() as stored:  # found it stored, its record not committed yet
+        assert not stored
+        assert not blobs.discard_unless(sha256, lambda: False)
+    assert blobs.exists(sha256)
+
+    def upload_meanwhile() -> bool:  # looks for the blob only once it is set aside
+        with uploading() as stored:
+            assert stored  # so it stores its own copy
+        return False  # and commits its record after the discard has asked
+    assert blobs.discard_unless(sha256, upload_meanwhile)  # the look-up's copy went ...
+    with blobs.open(sha256) as kept:
+        assert kept.read() == content  # ... the upload's stays
+
+    assert blobs.discard_unless(sha256, lambda: True) is False  # a committed record cites it
+    assert blobs.discard_unless(sha256, lambda: False) and not blobs.exists(sha256)
+    assert not list(blobs.path(sha256).parent.iterdir())  # nothing set aside is left
+    assert not list((settings.effective_blob_dir / ".holds").iterdir())  # every hold let go

@@ -12,11 +12,13 @@ from registry.assets.media import MediaInfo, probe
 from registry.assets.models import Asset
 from registry.assets.schemas import AssetUpdate
 from registry.auth.actor import Actor
+from registry.blob_citations import discard_uncited
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
 from registry.core.crud import apply_patch, filter_retired, get_or_404, require_live, retry_on_concurrent_change
 from registry.core.errors import Conflict, InvalidMedia, NotFound, PayloadTooLarge
 from registry.core.ids import new_id
+from registry.core.models import utcnow
 from registry.core.pagination import paginate
 from registry.core.preconditions import ANY_VERSION, Precondition
 from registry.fingerprints.records import fingerprint_staged
@@ -75,22 +77,25 @@ def register_upload(session: Session, actor: Actor, blobs: LocalBlobStore, setti
                      max_clip_seconds=settings.max_clip_seconds)
         fingerprints = fingerprint_staged(staged, info, settings)
         credentials = read_content_credentials(staged, info.media_type, settings.c2pa_trust_anchor_pem)
-        created_blob = blobs.put(staged, sha256)
-    asset = _new_asset(source_id, sha256, size, info, holder_id, licence_id, original_uri, credentials)
-    try:
-        session.add(asset)
-        session.add(fingerprints.record(asset.id))
-        commit_change(session, actor, "asset.registered", ENTITY, asset)
-    except BaseException as exc:
-        # No half-registered content: a blob we just wrote goes when its record fails.
-        if created_blob and not session.exec(select(Asset.id).where(Asset.sha256 == sha256)).first():
-            blobs.discard(sha256)
-        if isinstance(exc, IntegrityError):
-            # the same content uploaded at the same time: the unique key picked one winner
-            winner = find_in_source(session, source_id, sha256)
-            if winner is not None:
-                raise DuplicateAsset(winner.id, source_id) from None
-        raise
+        with blobs.hold(sha256) as mine:  # until the asset citing it is committed
+            stored_at = utcnow()
+            created_blob = blobs.put(staged, sha256)
+            asset = _new_asset(source_id, sha256, size, info, holder_id, licence_id, original_uri,
+                               credentials)
+            try:
+                session.add(asset)
+                session.add(fingerprints.record(asset.id))
+                commit_change(session, actor, "asset.registered", ENTITY, asset)
+            except BaseException as exc:
+                # No half-registered content: a blob we just wrote goes when its record fails.
+                if created_blob:
+                    discard_uncited(session, blobs, sha256, since=stored_at, mine=mine)
+                if isinstance(exc, IntegrityError):
+                    # the same content uploaded at the same time: the unique key picked one winner
+                    winner = find_in_source(session, source_id, sha256)
+                    if winner is not None:
+                        raise DuplicateAsset(winner.id, source_id) from None
+                raise
     return asset
 
 

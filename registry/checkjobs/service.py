@@ -2,22 +2,21 @@
 claims it first. Every claim, heartbeat and finish is a conditional UPDATE decided by the
 database, so replicas sharing one database never work a job twice nor lose one."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import sqlalchemy as sa
 from sqlalchemy import update
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, select
 
 from registry.assets.media import MediaInfo, probe_header
-from registry.assets.models import Asset
 from registry.assets.service import stage_upload
 from registry.auth.actor import Actor
+from registry.blob_citations import discard_uncited
 from registry.checkjobs.models import FINISHED, CheckJob, JobPurpose, JobState
 from registry.checks import service as checks
-from registry.checks.models import Check
 from registry.checks.schemas import CheckItem
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
@@ -33,30 +32,33 @@ ENTITY = "check_job"
 Progress = Callable[[int, float], None]
 
 
-def stage(blobs: LocalBlobStore, settings: Settings, stream: BinaryIO) -> tuple[str, MediaInfo, bool]:
+@contextmanager
+def stage(blobs: LocalBlobStore, settings: Settings, stream: BinaryIO) -> Iterator[tuple[str, MediaInfo, bool]]:
     """Keep an upload in the blob store (any worker process can then read it) once it is
     known to be an image or a clip within the job limit; its frames are decoded later.
-    Also returns whether the upload added the file (False: the content was stored already)."""
+    Gives the digest, the header's facts and whether the upload added the file (False: the
+    content was stored already), holding the blob until the block ends: commit the record
+    citing it inside the block (``LocalBlobStore.hold``)."""
     with blobs.staging_file() as staged:
         sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
         info = probe_header(staged, max_pixels=settings.max_image_pixels,
                             max_clip_seconds=settings.job_clip_max_seconds)
-        added = blobs.put(staged, sha256)
-    return sha256, info, added
+        with blobs.hold(sha256):
+            yield sha256, info, blobs.put(staged, sha256)
 
 
 def submit(session: Session, blobs: LocalBlobStore, settings: Settings, actor: Actor,
            name: str, stream: BinaryIO, purpose: JobPurpose = JobPurpose.check) -> CheckJob:
     """``purpose=lookup``: a look-up of a work too long to look up while the request waits
     (any role may ask; the answer is the requester's only, and the file goes afterwards)."""
-    sha256, info, added = stage(blobs, settings, stream)
-    job = CheckJob(id=new_id("job"), requested_by=actor.key_id, requested_role=actor.role.value,
-                   filename=name[:255], sha256=sha256, media_type=info.media_type,
-                   frames_total=info.frame_count if info.is_video else 1,
-                   seconds_total=info.duration_s if info.is_video else 0.0,
-                   purpose=purpose.value, owns_blob=added and purpose is JobPurpose.lookup)
-    session.add(job)
-    commit_change(session, actor, "check_job.created", ENTITY, job)
+    with stage(blobs, settings, stream) as (sha256, info, added):
+        job = CheckJob(id=new_id("job"), requested_by=actor.key_id, requested_role=actor.role.value,
+                       filename=name[:255], sha256=sha256, media_type=info.media_type,
+                       frames_total=info.frame_count if info.is_video else 1,
+                       seconds_total=info.duration_s if info.is_video else 0.0,
+                       purpose=purpose.value, owns_blob=added and purpose is JobPurpose.lookup)
+        session.add(job)
+        commit_change(session, actor, "check_job.created", ENTITY, job)
     return job
 
 
@@ -72,18 +74,11 @@ def get_lookup_job(session: Session, actor: Actor, job_id: str) -> CheckJob:
 
 def forget_lookup_upload(session: Session, blobs: LocalBlobStore, job: CheckJob) -> None:
     """Remove a finished look-up's file from the blob store, unless something else came to
-    rely on the same content meanwhile: a registered asset, another job, or a check made
-    since the job was created (checks keep what they checked)."""
+    rely on the same content meanwhile: a registered asset, another job, a check made since
+    the job was created, or an upload of it under way."""
     if job.purpose != JobPurpose.lookup.value or not job.owns_blob:
         return
-    asset = session.exec(select(Asset.id).where(Asset.sha256 == job.sha256).limit(1)).first()
-    other_job = session.exec(select(CheckJob.id).where(
-        CheckJob.sha256 == job.sha256, CheckJob.id != job.id,
-        or_(CheckJob.purpose == JobPurpose.check.value, CheckJob.state.not_in(FINISHED))).limit(1)).first()
-    check = session.exec(select(Check.id).where(
-        Check.created_at >= job.created_at, sa.cast(Check.items, sa.Text).contains(job.sha256)).limit(1)).first()
-    if asset is None and other_job is None and check is None:
-        blobs.discard(job.sha256)
+    discard_uncited(session, blobs, job.sha256, since=job.created_at, except_job=job.id)
 
 
 def get_job(session: Session, actor: Actor, job_id: str) -> CheckJob:
@@ -146,7 +141,7 @@ def check_file(session: Session, live: LiveIndex, blobs: LocalBlobStore, setting
     matching itself is ``registry.checks.service``'s, unchanged)."""
     if not media_type.startswith("video/"):
         with path.open("rb") as stream:  # already in the blob store: nothing more to keep
-            item = checks.check_upload(session, live, blobs, settings, name, stream, keep=False)
+            item = checks.check_upload(session, live, blobs, settings, name, stream)
         return Checked(item, "image", 1, 0.0)
     clip = checks.clip_descriptors(path, settings.job_clip_max_seconds, settings.max_image_pixels,
                                    progress)

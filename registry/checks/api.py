@@ -1,3 +1,4 @@
+from contextlib import ExitStack
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile, status
@@ -44,11 +45,13 @@ def check_media(
                 "POST /v1/checks checks while you wait: submit it to POST /v1/check-jobs, which "
                 "answers at once and checks it in the background", check_jobs="/v1/check-jobs")
     live = _live(request, session)
-    items = [service.check_upload(session, live, blobs, settings, f.filename or f"file {i}", f.file)
-             for i, f in enumerate(files, start=1)]
-    kind = ("clip" if items[0].media_type and items[0].media_type.startswith("video/") else "image") \
-        if len(items) == 1 else "batch"
-    return CheckRead.model_validate(service.record_check(session, actor, kind, items))
+    with ExitStack() as kept:  # the files stay held until the check citing them is recorded
+        items = [service.check_upload(session, live, blobs, settings, f.filename or f"file {i}", f.file,
+                                      keep=kept)
+                 for i, f in enumerate(files, start=1)]
+        kind = ("clip" if items[0].media_type and items[0].media_type.startswith("video/") else "image") \
+            if len(items) == 1 else "batch"
+        return CheckRead.model_validate(service.record_check(session, actor, kind, items))
 
 
 @router.post("/fingerprints", status_code=status.HTTP_201_CREATED, response_model=CheckRead)

@@ -3,6 +3,7 @@ the registered works they copy, and stored so that reports can cite them."""
 
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -283,10 +284,12 @@ def check_descriptor(session: Session, live: LiveIndex, name: str, descriptor: D
 
 
 def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, settings: Settings,
-                 name: str, stream: BinaryIO, *, keep: bool = True,
+                 name: str, stream: BinaryIO, *, keep: ExitStack | None = None,
                  on_staged: Callable[[Path, MediaInfo], None] | None = None) -> CheckItem:
-    """``keep=False``: match only, store nothing (a rights holder's lookup is not a check).
-    ``on_staged``: shown the staged file once it is known to be media (e.g. for a thumbnail)."""
+    """``keep``: the file is kept in the blob store, held there by ``keep`` until the check
+    citing it is recorded (``LocalBlobStore.hold``); None: match only, store nothing (a
+    rights holder's lookup is not a check). ``on_staged``: shown the staged file once it is
+    known to be media (e.g. for a thumbnail)."""
     with blobs.staging_file() as staged:
         sha256, _ = stage_upload(stream, staged, settings.max_upload_bytes)
         info, descriptor = describe(staged, settings)
@@ -295,7 +298,8 @@ def check_upload(session: Session, live: LiveIndex, blobs: LocalBlobStore, setti
         item = check_descriptor(session, live, name, descriptor, sha256, info.media_type)
         # Kept by digest (the check records it) so that evidence reports can show the
         # generated frames next to the registered ones; identical uploads share one blob.
-        if keep:
+        if keep is not None:
+            keep.enter_context(blobs.hold(sha256))
             blobs.put(staged, sha256)
     return item
 

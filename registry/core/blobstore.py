@@ -1,14 +1,17 @@
 """Content-addressed blob storage.
 
 A small interface so that an object store can replace the local directory later; the
-registry only ever needs put-by-digest, open, exists and (for failed uploads) discard.
+registry only ever needs put-by-digest, open, exists and, for a look-up's file or a failed
+upload's, discard -- which must not take a blob from under a concurrent upload of the same
+content that found it stored already (``hold``, ``discard_unless``).
 """
 
 import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -19,10 +22,11 @@ ORPHAN_MIN_AGE_S = 60.0
 
 class BlobStore(Protocol):
     def staging_file(self) -> AbstractContextManager[Path]: ...
+    def hold(self, sha256: str) -> AbstractContextManager[Path]: ...
     def put(self, staged: Path, sha256: str) -> bool: ...
     def open(self, sha256: str) -> BinaryIO: ...
     def exists(self, sha256: str) -> bool: ...
-    def discard(self, sha256: str) -> None: ...
+    def discard_unless(self, sha256: str, cited: Callable[[], bool], mine: Path | None = None) -> bool: ...
 
 
 class LocalBlobStore:
@@ -32,6 +36,8 @@ class LocalBlobStore:
         self.root = root
         self._staging = root / ".staging"
         self._staging.mkdir(parents=True, exist_ok=True)
+        self._holds = root / ".holds"
+        self._holds.mkdir(parents=True, exist_ok=True)
 
     def _path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -41,16 +47,17 @@ class LocalBlobStore:
     @contextmanager
     def staging_file(self) -> Iterator[Path]:
         """A temp file on the same filesystem as the store, removed unless it was put()."""
-        fd, name = tempfile.mkstemp(dir=self._staging, prefix=STAGED_PREFIX)
-        path = Path(name)
-        try:
-            # Locked for as long as the upload lives: the lock dies with the process, so
-            # remove_orphans tells a killed process's file from a live upload's.
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with _locked_file(self._staging, STAGED_PREFIX) as path:
             yield path
-        finally:
-            path.unlink(missing_ok=True)
-            os.close(fd)
+
+    @contextmanager
+    def hold(self, sha256: str) -> Iterator[Path]:
+        """Marks an upload that relies on the blob ``sha256`` from before its ``put`` until
+        the record citing the blob is committed: ``discard_unless`` keeps a held blob.
+        Yields the mark (``discard_unless(mine=...)`` disregards the caller's own)."""
+        self._path(sha256)  # a valid digest
+        with _locked_file(self._holds, f"{sha256}.") as mark:
+            yield mark
 
     def put(self, staged: Path, sha256: str) -> bool:
         """Move a staged file into place; returns False when the content was already stored."""
@@ -70,17 +77,38 @@ class LocalBlobStore:
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
 
-    def discard(self, sha256: str) -> None:
-        self._path(sha256).unlink(missing_ok=True)
+    def discard_unless(self, sha256: str, cited: Callable[[], bool], mine: Path | None = None) -> bool:
+        """Remove the blob unless an upload holds it or ``cited()`` -- asked once the blob
+        is set aside -- finds a committed record citing it; returns whether the copy set
+        aside went (an upload may have stored the content anew meanwhile).
+
+        The caller has found the blob uncited already; what is decided here is the race
+        with an upload of the same content. An upload holds before it looks for the blob
+        and lets go after its record is committed, so once the blob is set aside, either
+        its hold or its record is seen here (and the blob is put back), or it looks after
+        the blob was set aside, finds none and stores its own copy."""
+        target = self._path(sha256)
+        aside = target.with_name(f"{target.name}.discard-{uuid.uuid4().hex}")
+        try:
+            os.rename(target, aside)
+        except FileNotFoundError:
+            return False
+        held = any(mark != mine for mark in self._holds.glob(f"{sha256}.*"))
+        if held or cited():
+            os.replace(aside, target)  # the same bytes, should an upload have stored them again
+            return False
+        aside.unlink()
+        return True
 
     def remove_orphans(self, min_age_s: float = ORPHAN_MIN_AGE_S) -> int:
-        """Remove staged uploads left by a killed process (at start-up); returns how many.
+        """Remove staged uploads and holds left by a killed process (at start-up); returns
+        how many.
 
         Only files no process holds locked, and not touched for ``min_age_s`` (a file is
         locked a moment after it is created): the uploads of other live processes sharing
         the data directory -- API replicas, a CLI ingest -- are left alone."""
         removed = 0
-        for path in self._staging.glob(f"{STAGED_PREFIX}*"):
+        for path in [*self._staging.glob(f"{STAGED_PREFIX}*"), *self._holds.glob("*")]:
             try:
                 fd = os.open(path, os.O_RDONLY)
             except OSError:
@@ -97,3 +125,18 @@ class LocalBlobStore:
             finally:
                 os.close(fd)
         return removed
+
+
+@contextmanager
+def _locked_file(directory: Path, prefix: str) -> Iterator[Path]:
+    """A new file in ``directory``, removed afterwards, and locked for as long as it lives:
+    the lock dies with the process, so remove_orphans tells a killed process's file from a
+    live one's."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=prefix)
+    path = Path(name)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)

@@ -31,8 +31,7 @@ def lookup_media(
     if not 1 <= len(files) <= MAX_FILES:
         raise InvalidInput(f"send between 1 and {MAX_FILES} files")
     live = request.app.state.index.caught_up(session)
-    items = [checks.check_upload(session, live, blobs, settings, f.filename or f"file {i}", f.file,
-                                 keep=False)
+    items = [checks.check_upload(session, live, blobs, settings, f.filename or f"file {i}", f.file)
              for i, f in enumerate(files, start=1)]
     return service.answer(session, actor, items)
 

@@ -169,7 +169,7 @@ def lookup(request: Request, session: SessionDep, settings: SettingsDep, blobs: 
                 shown["seconds"] = info.duration_s
 
             items = [checks.check_upload(session, live, blobs, settings, work.filename, work.file,
-                                         keep=False, on_staged=keep_thumbnail)]
+                                         on_staged=keep_thumbnail)]
         answer = lookups.answer(session, me.actor, items)
     except RegistryError as exc:
         return page(request, "lookup.html", me, status=exc.status, error=sentence(exc.detail))
