@@ -257,5 +257,14 @@ def test_a_discarded_blob_stays_for_an_upload_of_the_same_content_under_way(sett
 
     assert blobs.discard_unless(sha256, lambda: True) is False  # a committed record cites it
     assert blobs.discard_unless(sha256, lambda: False) and not blobs.exists(sha256)
-    assert not list(blobs.path(sha256).parent.iterdir())  # nothing set aside is left
-    assert not list((settings.effective_blob_dir / ".holds").iterdir())  # every hold let go
+    for left in (".discarding", ".holds"):  # nothing set aside, every hold let go
+        assert not list((settings.effective_blob_dir / left).iterdir())
+
+    # a process killed while it discarded a blob leaves it set aside: a restart puts it back
+    with uploading():
+        pass
+    aside = settings.effective_blob_dir / ".discarding" / f"{sha256}.killed"
+    blobs.path(sha256).rename(aside)
+    assert blobs.remove_orphans(min_age_s=0) == 1
+    with blobs.open(sha256) as kept:
+        assert kept.read() == content

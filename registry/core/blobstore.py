@@ -38,6 +38,8 @@ class LocalBlobStore:
         self._staging.mkdir(parents=True, exist_ok=True)
         self._holds = root / ".holds"
         self._holds.mkdir(parents=True, exist_ok=True)
+        self._aside = root / ".discarding"  # blobs being discarded (discard_unless)
+        self._aside.mkdir(parents=True, exist_ok=True)
 
     def _path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -88,7 +90,7 @@ class LocalBlobStore:
         its hold or its record is seen here (and the blob is put back), or it looks after
         the blob was set aside, finds none and stores its own copy."""
         target = self._path(sha256)
-        aside = target.with_name(f"{target.name}.discard-{uuid.uuid4().hex}")
+        aside = self._aside / f"{sha256}.{uuid.uuid4().hex}"
         try:
             os.rename(target, aside)
         except FileNotFoundError:
@@ -97,17 +99,27 @@ class LocalBlobStore:
         if held or cited():
             os.replace(aside, target)  # the same bytes, should an upload have stored them again
             return False
-        aside.unlink()
+        aside.unlink(missing_ok=True)  # (or put back by a restart's remove_orphans meanwhile)
         return True
 
     def remove_orphans(self, min_age_s: float = ORPHAN_MIN_AGE_S) -> int:
-        """Remove staged uploads and holds left by a killed process (at start-up); returns
-        how many.
+        """Remove staged uploads and holds left by a killed process (at start-up), and put
+        back a blob it was discarding (it may have been cited: keeping a file is the safe
+        side); returns how many.
 
         Only files no process holds locked, and not touched for ``min_age_s`` (a file is
         locked a moment after it is created): the uploads of other live processes sharing
         the data directory -- API replicas, a CLI ingest -- are left alone."""
         removed = 0
+        for aside in self._aside.glob("*"):
+            try:  # setting it aside (a rename) set its ctime: older is no live discard's
+                if time.time() - aside.stat().st_ctime >= min_age_s:
+                    target = self._path(aside.name.split(".")[0])
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(aside, target)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # that discard finished meanwhile
         for path in [*self._staging.glob(f"{STAGED_PREFIX}*"), *self._holds.glob("*")]:
             try:
                 fd = os.open(path, os.O_RDONLY)
