@@ -257,6 +257,11 @@ def test_a_discarded_blob_stays_for_an_upload_of_the_same_content_under_way(sett
 
     assert blobs.discard_unless(sha256, lambda: True) is False  # a committed record cites it
     assert blobs.discard_unless(sha256, lambda: False) and not blobs.exists(sha256)
+    # a failed registration removes the file it stored, its own hold notwithstanding
+    with blobs.staging_file() as staged, blobs.hold(sha256) as mine:
+        staged.write_bytes(content)
+        assert blobs.put(staged, sha256)
+        assert blobs.discard_unless(sha256, lambda: False, mine=mine) and not blobs.exists(sha256)
     for left in (".discarding", ".holds"):  # nothing set aside, every hold let go
         assert not list((settings.effective_blob_dir / left).iterdir())
 
