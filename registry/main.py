@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if orphans := blobs.remove_orphans():
-            log.info("removed %d staged uploads left by a stopped process", orphans)
+            log.info("cleared %d files left by a stopped process (staged uploads, holds, "
+                     "blobs it was discarding: put back)", orphans)
         with Session(engine) as session:
             app.state.index = LiveIndex.open(settings.data_dir / "index", session)
         # Each lifespan stops the threads it started (a test client may nest a second one).

@@ -120,6 +120,8 @@ class LocalBlobStore:
                     removed += 1
             except FileNotFoundError:
                 continue  # that discard finished meanwhile
+            except ValueError:
+                continue  # not a blob set aside (no digest in its name): not ours to move
         for path in [*self._staging.glob(f"{STAGED_PREFIX}*"), *self._holds.glob("*")]:
             try:
                 fd = os.open(path, os.O_RDONLY)
