@@ -1,7 +1,7 @@
 """Quick trial of the image engine's look settings on the hard families only.
 
-    .venv/bin/python scripts/eval_image_looks.py [--reference-keypoints N] [--extra-retry-side S]
-        [--merged-shortlist N] [--calibration-seed S] [--all-families] [--blur-look SIGMA]
+    .venv/bin/python scripts/eval_image_looks.py [--reference-keypoints N] [--coarse-reference K:F]
+        [--extra-retry-side S] [--merged-shortlist N] [--calibration-seed S] [--all-families] [--blur-look SIGMA]
         [--set NAME=VALUE ...] [--save RECORDS.pickle]
 
 Runs the calibration and evaluation splits of ``eval_fingerprints.py`` restricted to the
@@ -13,6 +13,8 @@ of the full evaluation's 50: for choosing what the full evaluation then measures
 calibration split's rows; the evaluation split's are only reported).
 
 ``--reference-keypoints`` changes how many ORB keypoints a registered picture keeps;
+``--coarse-reference KEEP:FACTOR`` adds KEEP keypoints of its work frame shrunk by FACTOR
+and enlarged back;
 ``--extra-retry-side`` adds a retry look at that long side, kept out of the merged look;
 ``--merged-shortlist`` sets how many images the merged look shortlists;
 ``--calibration-seed`` draws a fresh set of calibration-pool queries (another seed than the
@@ -112,6 +114,31 @@ def _add_blur_look(sigma: float) -> None:
     fpimage.QueryDescriptors.retries = prop  # type: ignore[method-assign,assignment]
 
 
+def _add_coarse_reference(keep: int, factor: float) -> None:
+    """Registered pictures also keep ``keep`` keypoints of their work frame shrunk by ``factor``
+    and enlarged back (a trial: a tiny query's keypoints look like those of a blurred frame)."""
+    plain = ef.fingerprint_image
+
+    def fingerprint(image):  # type: ignore[no-untyped-def]
+        import dataclasses
+
+        import cv2
+
+        fp = plain(image)
+        gray = fpimage._work_gray(fpimage.normalize_image(image), fpimage.WORK_SIDE)
+        h, w = gray.shape
+        small = cv2.resize(gray, (max(1, round(w * factor)), max(1, round(h * factor))),
+                           interpolation=cv2.INTER_AREA)
+        coarse = np.ascontiguousarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC))
+        codes, xy, angle = fpimage.orb_features(coarse, keep)
+        return dataclasses.replace(
+            fp, orb_descriptors=fp.orb_descriptors + codes.tobytes(),
+            orb_points=fp.orb_points + np.round(xy).astype("<u2").tobytes(),
+            orb_angles=fp.orb_angles + angle.tobytes())
+
+    ef.fingerprint_image = fingerprint
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference-keypoints", type=int, default=fpimage.ORB_REFERENCE_FEATURES)
@@ -122,6 +149,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--save", default="")
     parser.add_argument("--blur-look", type=float, default=0)
+    parser.add_argument("--coarse-reference", default="", metavar="KEEP:FACTOR")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a matching.py constant read at query time (a trial setting)")
     args = parser.parse_args()
@@ -130,6 +158,9 @@ def main() -> None:
     for setting in args.set:  # after the flags, so that --set MERGED_SHORTLIST=... holds
         name, value = setting.split("=", 1)
         setattr(matching, name, type(getattr(matching, name))(value))
+    if args.coarse_reference:
+        keep, factor = args.coarse_reference.split(":")
+        _add_coarse_reference(int(keep), float(factor))
     if args.blur_look:
         _add_blur_look(args.blur_look)
     if args.extra_retry_side:
