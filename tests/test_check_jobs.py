@@ -260,6 +260,42 @@ def test_a_job_that_fails_says_why(admin: Api, film: dict, tmp_path: Path) -> No
     failed = admin.ok("get", f"/v1/check-jobs/{job['id']}")
     assert failed["state"] == "failed" and failed["result"] is None
     assert failed["error"].startswith("Invalid media: ")
+    assert not admin.client.app.state.blobs.exists(job["sha256"])  # no check keeps it
+
+
+def test_a_job_that_ends_without_a_check_lets_its_file_go(admin: Api, film: dict) -> None:
+    """A cancelled check job's upload (queued or running) leaves the blob store, as a failed
+    one's does (above); a succeeded job's stays with its check, and so does a registered
+    work's file, whatever becomes of a job sent the same content."""
+    blobs = admin.client.app.state.blobs
+    worker = _worker(admin, "worker-1")
+    other = media.clip("bikes.mp4")  # never registered: the job's upload stores it
+    queued = _submit(admin, other)
+    assert blobs.exists(queued["sha256"])
+    admin.ok("post", f"/v1/check-jobs/{queued['id']}/cancel")
+    assert not blobs.exists(queued["sha256"])
+
+    running = _submit(admin, other)
+    assert worker.claim_next() == running["id"]
+    admin.ok("post", f"/v1/check-jobs/{running['id']}/cancel")
+    worker.work(running["id"])
+    assert admin.ok("get", f"/v1/check-jobs/{running['id']}")["state"] == "cancelled"
+    assert not blobs.exists(running["sha256"])
+
+    registered = _submit(admin, FILM)
+    admin.ok("post", f"/v1/check-jobs/{registered['id']}/cancel")
+    assert blobs.exists(film["sha256"])
+
+    kept = _submit(admin, other)
+    worker.run_once()
+    assert admin.ok("get", f"/v1/check-jobs/{kept['id']}")["state"] == "succeeded"
+    assert blobs.exists(kept["sha256"])
+    picture = media.image("coffee.png")
+    cancelled = _submit(admin, picture)  # stores it; a check made meanwhile then keeps it
+    response = admin.post("/v1/checks", files=[("files", (picture.name, picture.read_bytes()))])
+    assert response.status_code == 201, response.text
+    admin.ok("post", f"/v1/check-jobs/{cancelled['id']}/cancel")
+    assert blobs.exists(cancelled["sha256"])
 
 
 def test_the_apps_worker_thread_and_registry_worker(settings: Settings, cli) -> None:  # type: ignore[no-untyped-def]

@@ -52,7 +52,8 @@ class CheckJob(SQLModel, table=True):
     # A look-up's answer, read by its requester only: [{"item": the check item (not stored as
     # a check), "thumbnail_png": the work's picture, base64}] (its file goes after).
     lookup_items: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
-    # Whether this job's upload put the file in the blob store (a look-up's is removed after).
+    # Whether this job's upload put the file in the blob store: the file goes when the job
+    # ends without a stored check that keeps it (checkjobs.service.forget_upload).
     owns_blob: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = timestamp_field(default_factory=utcnow)
     started_at: datetime | None = timestamp_field(nullable=True, default=None)

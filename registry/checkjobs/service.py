@@ -56,7 +56,7 @@ def submit(session: Session, blobs: LocalBlobStore, settings: Settings, actor: A
                        filename=name[:255], sha256=sha256, media_type=info.media_type,
                        frames_total=info.frame_count if info.is_video else 1,
                        seconds_total=info.duration_s if info.is_video else 0.0,
-                       purpose=purpose.value, owns_blob=added and purpose is JobPurpose.lookup)
+                       purpose=purpose.value, owns_blob=added)
         session.add(job)
         commit_change(session, actor, "check_job.created", ENTITY, job)
     return job
@@ -72,11 +72,13 @@ def get_lookup_job(session: Session, actor: Actor, job_id: str) -> CheckJob:
     return job
 
 
-def forget_lookup_upload(session: Session, blobs: LocalBlobStore, job: CheckJob) -> None:
-    """Remove a finished look-up's file from the blob store, unless something else came to
-    rely on the same content meanwhile: a registered asset, another job, a check made since
-    the job was created, or an upload of it under way."""
-    if job.purpose != JobPurpose.lookup.value or not job.owns_blob:
+def forget_upload(session: Session, blobs: LocalBlobStore, job: CheckJob) -> None:
+    """Remove the file of a job that has ended without a stored check (a look-up always; a
+    check job cancelled or failed) from the blob store, if the job's upload put it there and
+    nothing else came to rely on the same content meanwhile: a registered asset, another
+    job, a check made since the job was created, or an upload of it under way."""
+    kept_by_check = job.purpose == JobPurpose.check.value and job.state == JobState.succeeded.value
+    if not job.owns_blob or job.state not in FINISHED or kept_by_check:
         return
     discard_uncited(session, blobs, job.sha256, since=job.created_at, except_job=job.id)
 
@@ -99,16 +101,16 @@ def list_jobs(session: Session, actor: Actor, state: JobState | None, cursor: st
 
 
 def cancel(session: Session, blobs: LocalBlobStore, actor: Actor, job_id: str) -> CheckJob:
-    """A queued job is cancelled at once (a look-up's file goes then, as it would after
-    the answer); a running one is flagged, and its worker stops at its next progress
-    report."""
+    """A queued job is cancelled at once (its file goes then: ``forget_upload``); a
+    running one is flagged, and its worker stops at its next progress report."""
     job = get_job(session, actor, job_id)
     queued = session.execute(
         update(CheckJob).where(CheckJob.id == job.id, CheckJob.state == JobState.queued.value)
         .values(state=JobState.cancelled.value, cancel_requested=True, finished_at=utcnow()))
     if queued.rowcount == 1:
         commit_change(session, actor, "check_job.finished", ENTITY, job)
-        forget_lookup_upload(session, blobs, job)
+        session.refresh(job)
+        forget_upload(session, blobs, job)
         return job
     running = session.execute(
         update(CheckJob).where(CheckJob.id == job.id, CheckJob.state == JobState.running.value,

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 from registry.auth.actor import SYSTEM_ACTOR, Actor
 from registry.auth.models import Role
 from registry.checkjobs.models import CheckJob, JobPurpose, JobState
-from registry.checkjobs.service import ENTITY, Checked, check_file, forget_lookup_upload
+from registry.checkjobs.service import ENTITY, Checked, check_file, forget_upload
 from registry.checks import service as checks
 from registry.core.blobstore import LocalBlobStore
 from registry.core.config import Settings
@@ -224,7 +224,7 @@ class Worker:
         except JobLost:
             log.warning("check job %s was taken over by another worker", job.id)
             return
-        forget_lookup_upload(session, self.blobs, job)
+        forget_upload(session, self.blobs, job)
 
     def _requeue(self, session: Session, job: CheckJob) -> None:
         session.rollback()

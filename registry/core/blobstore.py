@@ -1,9 +1,10 @@
 """Content-addressed blob storage.
 
 A small interface so that an object store can replace the local directory later; the
-registry only ever needs put-by-digest, open, exists and, for a look-up's file or a failed
-upload's, discard -- which must not take a blob from under a concurrent upload of the same
-content that found it stored already (``hold``, ``discard_unless``).
+registry only ever needs put-by-digest, open, exists and, for a look-up's file, a cancelled
+or failed job's or a failed upload's, discard -- which must not take a blob from under a
+concurrent upload of the same content that found it stored already (``hold``,
+``discard_unless``).
 """
 
 import fcntl
