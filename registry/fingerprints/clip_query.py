@@ -78,7 +78,6 @@ def reframe_query(frames: Iterable[tuple[float, av.VideoFrame]], duration_s: flo
         if slot != last_look and len(looks) < MAX_LOOKS:
             last_look = slot
             look_times.append(t)
-            # computed now: the picture is let go, and a descriptor carries every view
             # every view computed now (the picture is let go): without the second looks a
             # small picture-in-picture inset is not found (tests/test_descriptors.py), though
             # they triple a descriptor's size
