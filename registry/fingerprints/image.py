@@ -248,12 +248,15 @@ def find_inset(image: Image.Image) -> tuple[int, int, int, int] | None:
     usually has no such rectangle; when it has one (a window, a page) the cut-out only
     adds a look that the matcher's chance calibration covers like any other.
     """
-    rgb = np.asarray(image.convert("RGB"), np.float32)
-    h0, w0 = rgb.shape[:2]
+    pixels = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    h0, w0 = pixels.shape[:2]
     scale = min(1.0, INSET_DETECT_SIDE / max(h0, w0))
-    if scale < 1:
-        rgb = np.asarray(cv2.resize(rgb, (max(1, round(w0 * scale)), max(1, round(h0 * scale))),
-                                    interpolation=cv2.INTER_AREA), np.float32)
+    if scale < 1:  # a channel at a time: a 40-MP picture is 480 MB in float32
+        size = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
+        rgb = np.stack([cv2.resize(pixels[..., c].astype(np.float32), size, interpolation=cv2.INTER_AREA)
+                        for c in range(3)], axis=2)
+    else:
+        rgb = pixels.astype(np.float32)
     h, w = rgb.shape[:2]
     if min(h, w) < 8:
         return None
@@ -268,22 +271,34 @@ def find_inset(image: Image.Image) -> tuple[int, int, int, int] | None:
     widths = (xs[None, :] - xs[:, None]).astype(np.float64)  # [x1, x2]
     heights = (ys[None, :] - ys[:, None]).astype(np.float64)  # [y1, y2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        h_support = (row_sums[:, None, :] - row_sums[:, :, None]) / widths  # [y, x1, x2]
-        v_support = np.transpose((col_sums[:, None, :] - col_sums[:, :, None]) / heights,
-                                 (1, 2, 0))  # [y1, y2, x]
-    sides = np.stack(np.broadcast_arrays(  # [side, y1, y2, x1, x2]
-        h_support[:, None], h_support[None, :], v_support[:, :, :, None], v_support[:, :, None, :]))
-    sides = np.nan_to_num(sides, nan=0.0)
-    mean, low = sides.mean(0), sides.min(0)
-    rw, rh = widths[None, None], heights[:, :, None, None]
-    area = rw * rh / (w * h)
-    ok = ((rw >= max(0.1 * w, INSET_MIN_PIXELS * scale))
-          & (rh >= max(0.1 * h, INSET_MIN_PIXELS * scale))
-          & (area >= INSET_AREA[0]) & (area <= INSET_AREA[1])
-          & (low >= INSET_SIDE_SUPPORT) & (mean >= INSET_MEAN_SUPPORT))
-    if not ok.any():
+        h_support = np.nan_to_num((row_sums[:, None, :] - row_sums[:, :, None]) / widths,
+                                  nan=0.0)  # [y, x1, x2]
+        v_support = np.nan_to_num(np.transpose((col_sums[:, None, :] - col_sums[:, :, None]) / heights,
+                                               (1, 2, 0)), nan=0.0)  # [y1, y2, x]
+    rw = widths[None]
+    min_w, min_h = max(0.1 * w, INSET_MIN_PIXELS * scale), max(0.1 * h, INSET_MIN_PIXELS * scale)
+    # Rectangles are scored one top line at a time: all at once (INSET_MAX_LINES**4 of them,
+    # four sides each, in float64) is ~160 MB at 40 lines a direction, per checking thread.
+    best: tuple[int, int, int, int] | None = None
+    best_value = -np.inf
+    for t in range(len(ys)):  # the top line
+        top, bottom = h_support[t][None], h_support  # [y2, x1, x2]
+        left, right = v_support[t][:, :, None], v_support[t][:, None, :]
+        mean = (((top + bottom) + left) + right) / 4  # summed in the order np.mean sums
+        low = np.minimum(np.minimum(top, bottom), np.minimum(left, right))
+        rh = heights[t][:, None, None]
+        area = rw * rh / (w * h)
+        ok = ((rw >= min_w) & (rh >= min_h) & (area >= INSET_AREA[0]) & (area <= INSET_AREA[1])
+              & (low >= INSET_SIDE_SUPPORT) & (mean >= INSET_MEAN_SUPPORT))
+        if not ok.any():
+            continue
+        value = np.where(ok, mean + 1e-3 * area, -1.0)
+        at = int(np.argmax(value))
+        if value.flat[at] > best_value:  # strictly: the first best in scan order, as argmax
+            bottom_line, left_line, right_line = (int(i) for i in np.unravel_index(at, ok.shape))
+            best, best_value = (t, bottom_line, left_line, right_line), value.flat[at]
+    if best is None:
         return None
-    best = np.unravel_index(np.argmax(np.where(ok, mean + 1e-3 * area, -1.0)), ok.shape)
     y1, y2, x1, x2 = ys[best[0]], ys[best[1]], xs[best[2]], xs[best[3]]
     # a Sobel step peaks on the last row before the edge and the first after: +1 is inside
     box = (round((x1 + 1) / scale), round((y1 + 1) / scale),
