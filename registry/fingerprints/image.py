@@ -30,7 +30,7 @@ from functools import cached_property
 import cv2
 import imagehash
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from registry.fingerprints.agreement import QUERY_GRAY_SIDE, encode_thumbnail, gray_picture
 from registry.fingerprints.errors import (
@@ -167,7 +167,9 @@ def normalize_image(image: Image.Image) -> Image.Image:
     locally with plain imagehash.
     """
     try:
-        image = ImageOps.exif_transpose(image)
+        # (exif_transpose copies the picture even when it turns nothing: 160 MB at 40 MP)
+        if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+            image = ImageOps.exif_transpose(image)
     except Exception:  # a damaged EXIF block must not make the image unusable
         pass
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
@@ -180,7 +182,7 @@ def normalize_image(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 # --------------------------------------------------------------------------- pHash
@@ -561,13 +563,12 @@ def inset_view(rgb: Image.Image, first_size: tuple[int, int]) -> InsetView | Non
 def query_descriptors(image: Image.Image) -> QueryDescriptors:
     """Descriptors of a submitted image, as ``Matcher.query`` consumes them."""
     rgb = normalize_image(image)
-    mirrored = ImageOps.mirror(rgb)
     trimmed = trim_borders(rgb)
     first = _orb_view(rgb, QUERY_WORK_SIDE)
     return QueryDescriptors(
         phash={
             "plain": phash64(rgb),
-            "mirror": phash64(mirrored),
+            "mirror": phash64(ImageOps.mirror(rgb)),  # let go at once: as large as the picture
             "trim": phash64(trimmed),
             "trim_mirror": phash64(ImageOps.mirror(trimmed)),
         },
