@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 
 from registry.fingerprints.alignment import match_video
+from registry.fingerprints.matching import Fit
+from registry.fingerprints.refinement import best_line
+from registry.fingerprints.reframe import MIN_SPATIAL, MIN_TEMPORAL
 from registry.fingerprints.video import VARIANT_NAMES, fingerprint_video
 from scripts import clip_evalset as ce
 
@@ -127,3 +130,21 @@ def test_reference_fingerprints_carry_crop_variants(refs):
     for fp in refs.values():
         assert fp.variant_hashes.shape == (len(fp), len(VARIANT_NAMES))
         assert fp.variant_hashes.dtype == np.uint64
+
+
+def test_frames_half_a_minute_from_every_fit_do_not_break_the_search(refs):
+    """In a 300-s clip holding a 9:16 excerpt of Big Buck Bunny, the reframe search refined
+    a window 24-44 s from the one look that fitted (at 150 s): every weight of that fit
+    underflowed, the frames got an all-zero transform and the check failed on a singular
+    matrix. They now take the nearest fit's transform, and a degenerate one shows nothing."""
+    grid = ce.reference_grids(refs)[ce.BUNNY]
+    fit = Fit(cells=25, scale=0.56, rotation_deg=0.0, tx=0.3, ty=0.0, coverage=0.5)
+    times = np.arange(173.84, 193.7, 0.04)
+    grays = np.random.default_rng(3).integers(0, 256, (len(times), 96, 54), dtype=np.uint8)
+    found = best_line(times, grays, [(150.0, fit, False)], grid, np.array([(150.0, 1.0)]))
+    if found is not None:  # some line, but no copy: the frames are noise
+        spatial, temporal = found[0][:2]
+        assert spatial < MIN_SPATIAL or temporal < MIN_TEMPORAL
+    gone = Fit(cells=25, scale=0.0, rotation_deg=0.0, tx=0.3, ty=0.0, coverage=0.5)
+    assert best_line(times[:50], grays[:50], [(174.0, gone, False)], grid,
+                     np.array([(174.0, 1.0)])) is None

@@ -241,8 +241,13 @@ def _motion_at(t: float, times: np.ndarray, weights: np.ndarray, models: np.ndar
     A fit half a second from its keyframe is off by the motion between them, and
     straight interpolation through such fits makes the window jitter; the local line
     smooths that out and follows a pan, past the last fit too."""
-    w = weights * np.exp(-0.5 * ((times - t) / MOTION_BANDWIDTH_S) ** 2)
-    if len(times) < 2 or np.ptp(times) < 1e-6:
+    closeness = -0.5 * ((times - t) / MOTION_BANDWIDTH_S) ** 2
+    # relative to the nearest fit's: a frame half a minute from every fit (a long clip)
+    # would otherwise weigh them all 0 and get no transform at all
+    w = weights * np.exp(closeness - closeness.max())
+    second = np.sort(w)[-2] if len(w) > 1 else 0.0
+    if len(times) < 2 or np.ptp(times) < 1e-6 or second < 1e-6 * w.max():
+        # one fit carries it all: a line through one point is no line (lstsq would shrink it)
         return (w[:, None] * models).sum(axis=0) / max(w.sum(), 1e-12)
     design = np.stack([np.ones_like(times), times - t], axis=1) * np.sqrt(w)[:, None]
     coef, *_ = np.linalg.lstsq(design, models * np.sqrt(w)[:, None], rcond=None)
@@ -277,14 +282,18 @@ def _sample_cells(grays, transforms, ref_size, mirrored):
     shown = np.zeros((len(grays), GRID_SIDE * GRID_SIDE), bool)
     shape = (GRID_SIDE * _SUB, GRID_SIDE * _SUB)
     for i, (m, gray) in enumerate(zip(transforms, grays, strict=True)):
+        if not np.isfinite(m).all() or abs(np.linalg.det(m[:2, :2])) < 1e-9:
+            cells[i] = 0.0  # a degenerate transform (a fit's scale carried through 0) shows nothing
+            continue
         qx, qy = np.linalg.inv(m)[:2] @ ref_points
         qx, qy = qx * w / q_work[0], qy * h / q_work[1]
         if mirrored:
             qx = w - 1 - qx
         ok = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
         shown[i] = ok.reshape(GRID_SIDE, _SUB, GRID_SIDE, _SUB).all(axis=(1, 3)).ravel()
-        picked = cv2.remap(gray, qx.reshape(shape).astype(np.float32),
-                           qy.reshape(shape).astype(np.float32), cv2.INTER_LINEAR)
+        # points off the frame read the border (0) either way; clipped, they stay finite in float32
+        picked = cv2.remap(gray, np.clip(qx, -1, w).reshape(shape).astype(np.float32),
+                           np.clip(qy, -1, h).reshape(shape).astype(np.float32), cv2.INTER_LINEAR)
         cells[i] = picked.reshape(GRID_SIDE, _SUB, GRID_SIDE, _SUB).mean(axis=(1, 3)).ravel()
     return cells, shown
 
