@@ -1,6 +1,6 @@
 """A fixed grid of 9:16 vertical reframes of both registered films, through the clip engine.
 
-    .venv/bin/python scripts/eval_reframe_grid.py [--set NAME=VALUE ...] [--workers N]
+    .venv/bin/python scripts/eval_reframe_grid.py [--set NAME=VALUE ...] [--starts S ...] [--workers N]
 
 The clip evaluation's draws hold three 9:16 reframes per film; this grid holds twenty: the
 largest 9:16 window at 0, 20, 40, 60 and 100% of the free width, times four excerpts of
@@ -9,8 +9,11 @@ largest 9:16 window at 0, 20, 40, 60 and 100% of the free width, times four exce
 search). Timing is judged both as the draws judge it (a static span by its overlap) and
 strictly (offset within one frame and speed within 5%, static shots too). A trial setting of
 ``reframe.py``, ``refinement.py``, ``clip_query.py`` or ``keyframes.py`` is given with
-``--set`` (e.g. ``--set MIN_HIT_FRAMES=2``, ``--set KEYFRAME_FPS=2``). The grid was not
-used to choose any threshold; it shows where the draws are thin.
+``--set`` (e.g. ``--set MIN_HIT_FRAMES=2``, ``--set KEYFRAME_FPS=2``). The excerpts'
+starts can be moved (``--starts``): the looks come every half second from a clip's first
+frame, so the 1.0-s start puts every other look on a keyframe of the film, which the other
+starts do not. The grid was not used to choose any threshold; it shows where the draws are
+thin.
 """
 
 import argparse
@@ -30,12 +33,12 @@ DURATION_S = 2.5
 _STATE: dict = {}
 
 
-def grid_queries() -> list[ce.ClipQuery]:
+def grid_queries(starts: tuple[float, ...] = STARTS) -> list[ce.ClipQuery]:
     queries = []
     for work in ce.WORK_CLIPS:
         for x in POSITIONS:
             crop = ce.aspect_window(ce.WORK_SIZES[work], 9 / 16, x)
-            for start in STARTS:
+            for start in starts:
                 edit = ce.Edit(start=start, duration=DURATION_S, crop=crop)
                 queries.append(ce.ClipQuery(f"{ce.WORK_CLIPS[work]} 9:16 at {x:.0%}, {start:g} s",
                                             "vertical 9:16 reframe", work, ce.WORK_CLIPS[work], edit))
@@ -52,6 +55,8 @@ def main() -> None:
                         help="override a constant of reframe.py, refinement.py, clip_query.py or "
                              "keyframes.py for the run")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--starts", type=float, nargs="+", default=list(STARTS),
+                        help="excerpt starts in seconds (the 1.0-s one puts looks on keyframes)")
     args = parser.parse_args()
     for setting in args.set:
         name, value = setting.split("=", 1)
@@ -62,7 +67,7 @@ def main() -> None:
     _STATE["refs"] = refs = ce.reference_fingerprints()
     _STATE["index"] = ce.build_index(refs)
     _STATE["keyframes"] = ce.build_keyframe_matcher(refs)
-    queries = grid_queries()
+    queries = grid_queries(tuple(args.starts))
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         results = list(pool.imap(_run, queries, chunksize=1))
     print(f"# 9:16 reframe grid, set {args.set}")
