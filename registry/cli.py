@@ -426,8 +426,9 @@ def fingerprint_command(
     or database needed): send it to POST /v1/checks/fingerprints or /v1/lookups/fingerprints
     as {"descriptors": [...]} for the same verdict and matches without uploading the file.
     A clip's descriptor carries, for the reframe search, keypoints of a frame every half
-    second and every frame in grey at 96 pixels (small pictures of the clip): leave them
-    out with --hashes-only. Exit status 0, 2 when the file cannot be fingerprinted."""
+    second (in a clip under half a minute, of up to four) and every frame in grey at 96 pixels
+    (small pictures of the clip): leave them out with --hashes-only. Exit status 0, 2 when
+    the file cannot be fingerprinted."""
     from registry.checks.service import describe
     from registry.core.errors import RegistryError
     from registry.fingerprints.clip_query import ClipDescriptors
@@ -438,7 +439,8 @@ def fingerprint_command(
         _, descriptor = describe(path, Settings())
         if isinstance(descriptor, ClipDescriptors):
             descriptor = (ClipDescriptors(descriptor.fingerprint) if hashes_only
-                          else ClipDescriptors(descriptor.fingerprint, reframe_part(descriptor)))
+                          else ClipDescriptors(descriptor.fingerprint,
+                                               reframe_part(descriptor, complete=True)))
     except RegistryError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from None

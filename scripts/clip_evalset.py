@@ -61,7 +61,7 @@ from registry.fingerprints.alignment import (
     match_video,
     register_video,
 )
-from registry.fingerprints.clip_query import reframe_query
+from registry.fingerprints.clip_query import ClipDescriptors
 from registry.fingerprints.index import FrameHashIndex, popcount64, split_frame_ids
 from registry.fingerprints.keyframes import keyframe_id
 from registry.fingerprints.matching import Matcher, MemoryStore
@@ -70,7 +70,6 @@ from registry.fingerprints.video import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MAX_PIXELS,
     VideoFingerprint,
-    decode_frames,
     fingerprint_video,
 )
 
@@ -759,9 +758,10 @@ def evaluate_one(query: ClipQuery, refs: dict[int, VideoFingerprint],
     matches = match_video(fp, index)
     if keyframes is not None and reframe_wanted(matches, fp.timestamps):  # as checks.service
         grids = reference_grids(refs)
-        query_side = reframe_query(decode_frames(data, max_duration_s=DEFAULT_MAX_DURATION_S,
-                                                 max_pixels=DEFAULT_MAX_PIXELS), fp.duration_s)
-        found = find_reframed(query_side, keyframes, lambda nos: {n: grids[n] for n in nos})
+        clip = ClipDescriptors(fp, path=data, max_duration_s=DEFAULT_MAX_DURATION_S,
+                               max_pixels=DEFAULT_MAX_PIXELS)
+        found = find_reframed(clip.reframe, keyframes, lambda nos: {n: grids[n] for n in nos},
+                              complete=lambda: clip.complete_reframe)
         matches, reframed = prefer_reframed(matches, found)
         matches = sorted([r.match for r in reframed] + matches, key=lambda m: -m.matched_frames)
     t3 = time.perf_counter()

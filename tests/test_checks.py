@@ -364,6 +364,10 @@ BIKES_VERTICAL = 272 * 9 / 16 / 640  # ... and of bikes' 2.35:1 frame
     # fast footage: one look only lands near enough a keyframe to find it
     # (reframe.MIN_HIT_FRAMES)
     ("bikes.mp4", 2.5, {"window": lambda u: (0.0, 0.0, BIKES_VERTICAL, 1.0)}),
+    # ... and here none of the regular looks does: an in-between look finds it, and the
+    # placement its fits agree on reads the grids (clip_query.IN_BETWEEN_LOOKS,
+    # reframe._placements)
+    ("bikes.mp4", 2.05, {"window": lambda u: (1 - BIKES_VERTICAL, 0.0, 1.0, 1.0)}),
     ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
     # grid cells of a dozen query pixels: the fitted transforms alone read them too far
     # off to find it (refinement._polished)
@@ -372,8 +376,8 @@ BIKES_VERTICAL = 272 * 9 / 16 / 640  # ... and of bikes' 2.35:1 frame
     ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.31, (0.05, 0.9))}),
     ("bikes.mp4", 3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
 ], ids=["vertical reframe", "pan-and-scan", "slow-shot vertical reframe",
-        "fast-shot vertical reframe", "picture-in-picture", "small picture-in-picture",
-        "picture-in-picture, colour border", "off-centre 50% crop"])
+        "fast-shot vertical reframe", "fast-shot vertical reframe between looks", "picture-in-picture",
+        "small picture-in-picture", "picture-in-picture, colour border", "off-centre 50% crop"])
 def test_reframed_clips_are_found_with_their_offset(admin: Api, registered: dict, tmp_path: Path,
                                                     film: str, start: float, edit: dict) -> None:
     if film not in registered["assets"]:

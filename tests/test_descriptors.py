@@ -59,7 +59,7 @@ def test_an_image_descriptor_gets_the_uploads_verdict_and_matches(
     copied = _edited_astronaut(tmp_path / "copy.jpg")
     descriptor = _fingerprint(cli, copied, tmp_path)
     assert (descriptor["format"], descriptor["version"], descriptor["kind"]) == (
-        "registry.query-descriptor", 3, "image")
+        "registry.query-descriptor", 4, "image")
     uploaded = _upload(admin, copied, "/v1/checks")
     sent = _send(admin, "/v1/checks/fingerprints", descriptor)
     [item] = sent["items"]
@@ -107,14 +107,18 @@ def test_a_clip_descriptor_gets_the_uploads_spans(
 @pytest.mark.parametrize(("start", "edit"), [
     (1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
     (3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
-], ids=["picture-in-picture", "off-centre 50% crop"])
+    # found through the in-between looks only (tests/test_checks.py)
+    (2.05, {"window": lambda u: (1 - 272 * 9 / 16 / 640, 0.0, 1.0, 1.0)}),
+], ids=["picture-in-picture", "off-centre 50% crop", "vertical reframe between looks"])
 def test_a_reframed_clips_descriptor_is_searched_as_the_upload(
         admin: Api, registered: dict, cli, tmp_path: Path, start: float, edit: dict) -> None:  # type: ignore[no-untyped-def]
     copied = media.make_variant(media.clip("bikes.mp4"), tmp_path / "copy.mp4", start=start,
                                 duration=2.5, **edit)
     descriptor = _fingerprint(cli, copied, tmp_path)
     looks, grays = descriptor["reframe"]["looks"], descriptor["reframe"]["grays"]
-    assert looks["count"] == 5 and grays["count"] == descriptor["frames"]["count"]
+    # a look every half second, and three between each two (a 2.5-s clip is short)
+    assert looks["count"] == 20 and grays["count"] == descriptor["frames"]["count"]
+    assert base64.b64decode(looks["in_between"]) == bytes([0, 1, 1, 1] * 5)
     uploaded = _upload(admin, copied, "/v1/checks")
     [item] = _send(admin, "/v1/checks/fingerprints", descriptor)["items"]
     assert item["verdict"] == uploaded["verdict"] == "copy"
@@ -201,7 +205,12 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
                                    "phashes": _b64(bytes(8 * n)), "mirror_phashes": _b64(bytes(8 * n)),
                                    "informative": _b64(bytes([informative]) * n)}}
     cases = [
-        (_changed(image, "version", 4), "unsupported descriptor version 4: this registry reads version(s) 1, 2, 3"),
+        (_changed(image, "version", 5), "unsupported descriptor version 5: this registry reads version(s) 1, 2, 3, 4"),
+        (_changed(clip, "version", 3), "reframe.looks.in_between: a version 4 field"),
+        (_changed(clip, "reframe.looks.in_between", _b64(bytes([2] * looks["count"]))),
+         "reframe.looks.in_between: 1 or 0 per look"),
+        (_changed(clip, "reframe.looks.in_between", _b64(looks["count"] + 1)),
+         "reframe.looks.in_between: expected the base64"),
         (_changed(clip, "version", 1), "reframe: not part of descriptor version 1"),
         (_changed(clip, "reframe.grays.size", [gw + 1, gh]), "reframe.grays.size"),
         (_changed(clip, "reframe.grays.pixels", _b64(gw * gh)), "reframe.grays.pixels: expected the base64"),

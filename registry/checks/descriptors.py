@@ -165,6 +165,12 @@ class ClipLooks(BaseModel):
     count: int = Field(ge=0, le=clip_query.MAX_LOOKS, description="Looks")
     timestamps: str = _base64(8, "float64 little-endian seconds of each look's frame",
                               clip_query.MAX_LOOKS)
+    in_between: str | None = Field(default=None, max_length=fmt.base64_length(clip_query.MAX_LOOKS),
+                                   description=(
+        "Format version 4: base64 of one byte per look, 1 for an in-between look (a short "
+        "clip's looks between the regular ones, looked up only when those hit a registered "
+        "clip but find no copy) or 0; "
+        "without it every look is a regular one"))
     frames: list[ClipLook] = Field(max_length=clip_query.MAX_LOOKS)
 
 
@@ -182,9 +188,10 @@ class ClipGrays(BaseModel):
 
 class ClipReframe(BaseModel):
     """What the reframe search reads of the clip (9:16 reframes, pan-and-scan,
-    picture-in-picture): a look every half second and a small grey frame per sampled
-    frame (both sparser for long clips). Without it a clip descriptor gets the frame
-    hashes' verdict only."""
+    picture-in-picture): a look every half second (and, in clips under half a minute, up
+    to three in-between looks per half second) and a small grey frame per sampled frame (both
+    sparser for long clips). Without it a clip descriptor gets the frame hashes' verdict
+    only."""
 
     model_config = ConfigDict(extra="forbid")
     looks: ClipLooks

@@ -200,7 +200,8 @@ def _clip_hits(session: Session, live: LiveIndex, clip: ClipDescriptors) -> list
     matches = match_video(fp, live.frames)
     reframed: list[ReframedMatch] = []
     if reframe_wanted(matches, fp.timestamps) and (query := reframe_part(clip)) is not None:
-        found = find_reframed(query, live.keyframes, lambda nos: _reference_grids(session, nos))
+        found = find_reframed(query, live.keyframes, lambda nos: _reference_grids(session, nos),
+                              complete=lambda: reframe_part(clip, complete=True))
         matches, reframed = prefer_reframed(matches, found)
     by_asset: dict[int, list[ClipMatch]] = defaultdict(list)
     for m in matches:

@@ -11,9 +11,9 @@ inverses on everything the engine reads -- ORB positions travel as the float32 v
 ORB produced, times as float64 -- so a descriptor gets bit-identical evidence to the
 upload it was computed from.
 
-Format version 3::
+Format version 4::
 
-    {"format": "registry.query-descriptor", "version": 3, "fingerprint_version": 2,
+    {"format": "registry.query-descriptor", "version": 4, "fingerprint_version": 2,
      "kind": "image", "name": "copy.jpg",
      "phash": "<16 hex: imagehash.phash of the picture>",
      "variants": {"mirror": "<16 hex>", "trim": "<16 hex>", "trim_mirror": "<16 hex>"},
@@ -30,7 +30,7 @@ Format version 3::
      "gray": {"size": [w, h],      # the picture's grey levels, long side agreement.QUERY_GRAY_SIDE,
               "pixels": base64 h x w bytes}}   # for the aligned-picture check (agreement.py)
 
-    {"format": ..., "version": 3, "fingerprint_version": 2, "kind": "clip", "name": "copy.mp4",
+    {"format": ..., "version": 4, "fingerprint_version": 2, "kind": "clip", "name": "copy.mp4",
      "frames": {"count": n,
                 "timestamps": base64 n float64 little-endian (seconds, strictly increasing),
                 "phashes": base64 n x 8 bytes (each pHash big-endian: its 16 hex digits),
@@ -38,6 +38,9 @@ Format version 3::
                 "informative": base64 n bytes, 1 or 0 (0: a flat frame, not matched)},
      "reframe": {                  # optional: without it, no reframe search
         "looks": {"count": m, "timestamps": base64 m float64 little-endian,
+                  "in_between": base64 m bytes, 1 or 0 (1: an in-between look,
+                                clip_query.py: looked up only when the others hit a
+                                registered clip but find no copy),
                   "frames": [{"phash": ..., "variants": ..., "size": ..., "orb": ...,
                               "retries": [...]}, ...]},   # each as an image's fields
         "grays": {"count": k, "size": [w, h],             # long side clip_query.GRAY_SIDE
@@ -46,8 +49,10 @@ Format version 3::
 
 Version 2 added the clip's optional ``reframe`` part and the image's optional ``inset``
 (absent when the picture has none: ``image.find_inset``); version 3 the image's ``gray``
-(required from version 3 on; a clip's looks do not carry it). Versions 1 and 2 are still
-read, but only a registry whose ``fingerprint_version`` they name accepts them (see below).
+(required from version 3 on; a clip's looks do not carry it); version 4 the looks'
+``in_between`` flags (optional: without them every look is a regular one, as before). Versions
+1-3 are still read, but only a registry whose ``fingerprint_version`` they name accepts them
+(see below).
 
 Arrays travel as base64 of their bytes: exact, and compact enough that a clip's frame
 hashes (~670 KB for MAX_FRAMES frames) or an image (~350 KB: three frame sizes of up to
@@ -90,8 +95,9 @@ from registry.fingerprints.image import (
 from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"
-VERSION = 3  # 2: a clip's optional "reframe" part, an image's optional "inset"; 3: "gray"
-SUPPORTED_VERSIONS = (1, 2, VERSION)
+VERSION = 4  # 2: a clip's optional "reframe" part, an image's optional "inset"; 3: "gray";
+# 4: a clip's "looks.in_between"
+SUPPORTED_VERSIONS = (1, 2, 3, VERSION)
 KINDS = ("image", "clip")
 MAX_FRAMES = 20_000  # > 10 minutes at the 30 frames a second the engine samples
 MAX_TIME_S = 4_000_000.0
@@ -175,6 +181,7 @@ def _clip_json(clip: ClipDescriptors) -> dict[str, Any]:
     if reframe is not None:
         out["reframe"] = {
             "looks": {"count": len(reframe.looks), "timestamps": _b64(reframe.look_times.astype("<f8").tobytes()),
+                      "in_between": _b64(reframe.in_between.astype(np.uint8).tobytes()),
                       "frames": [_image_json(look, gray=False) for look in reframe.looks]},
             "grays": {"count": len(reframe.grays),
                       "size": [int(reframe.grays.shape[2]), int(reframe.grays.shape[1])],
@@ -350,7 +357,7 @@ def _clip(data: dict) -> ClipDescriptors:
     if data["version"] < 2:
         raise DescriptorError('reframe: not part of descriptor version 1 (write "version": 2)')
     reframe = _field(data, "reframe", dict)
-    return ClipDescriptors(fp, reframe_sent=_reframe(reframe))
+    return ClipDescriptors(fp, reframe_sent=_reframe(reframe, data["version"]))
 
 
 def _times(values: np.ndarray, where: str) -> np.ndarray:
@@ -361,13 +368,21 @@ def _times(values: np.ndarray, where: str) -> np.ndarray:
     return times
 
 
-def _reframe(data: dict) -> ReframeQuery:
+def _reframe(data: dict, version: int) -> ReframeQuery:
     looks = _field(data, "looks", dict, "reframe.")
     m = _field(looks, "count", int, "reframe.looks.")
     if not 0 <= m <= MAX_LOOKS:
         raise DescriptorError(f"reframe.looks.count: at most {MAX_LOOKS} looks, got {m}")
     look_times = _times(np.frombuffer(_bytes(looks.get("timestamps"), "reframe.looks.timestamps",
                                              8 * m), "<f8"), "reframe.looks.timestamps")
+    in_between = np.zeros(m, bool)
+    if "in_between" in looks:
+        if version < 4:
+            raise DescriptorError('reframe.looks.in_between: a version 4 field (write "version": 4)')
+        flags = np.frombuffer(_bytes(looks["in_between"], "reframe.looks.in_between", m), np.uint8)
+        if (flags > 1).any():
+            raise DescriptorError("reframe.looks.in_between: 1 or 0 per look")
+        in_between = flags.astype(bool)
     frames = _field(looks, "frames", list, "reframe.looks.")
     if len(frames) != m:
         raise DescriptorError(f"reframe.looks.frames: expected {m} looks")
@@ -386,4 +401,4 @@ def _reframe(data: dict) -> ReframeQuery:
                                              8 * n), "<f8"), "reframe.grays.timestamps")
     pixels = np.frombuffer(_bytes(grays.get("pixels"), "reframe.grays.pixels", n * width * height),
                            np.uint8).reshape(n, height, width)
-    return ReframeQuery(look_times, tuple(parsed), gray_times, pixels.copy())
+    return ReframeQuery(look_times, tuple(parsed), gray_times, pixels.copy(), in_between)

@@ -89,11 +89,12 @@ def fingerprint_clip_file(path: Path, max_seconds: float, max_pixels: int, *,
         raise media_error(exc) from None
 
 
-def reframe_part(clip: ClipDescriptors) -> ReframeQuery | None:
-    """The clip's reframe part, read from its file now if it was not sent (or computed
-    already), with the file's errors as the registry's."""
+def reframe_part(clip: ClipDescriptors, complete: bool = False) -> ReframeQuery | None:
+    """The clip's reframe part (``complete``: with its in-between looks), read from its
+    file now if it was not sent (or computed already), with the file's errors as the
+    registry's."""
     try:
-        return clip.reframe
+        return clip.complete_reframe if complete else clip.reframe
     except MediaError as exc:
         raise media_error(exc) from None
 
