@@ -89,7 +89,7 @@ def report(records: list[ef.Record], families: tuple[str, ...]) -> None:
 def _merge_only_shipped_views() -> None:
     """Keep the looks a trial adds out of the merged look: it merges the shipped views only."""
     merged, sides = matching._merged, len(fpimage.QUERY_RETRY_SIDES) + 1
-    matching._merged = lambda views: merged(views[:sides])
+    matching._merged = lambda views, words: merged(views[:sides], words)
 
 
 def _add_blur_look(sigma: float) -> None:
