@@ -364,9 +364,9 @@ BIKES_VERTICAL = 272 * 9 / 16 / 640  # ... and of bikes' 2.35:1 frame
     # fast footage: one look only lands near enough a keyframe to find it
     # (reframe.MIN_HIT_FRAMES)
     ("bikes.mp4", 2.5, {"window": lambda u: (0.0, 0.0, BIKES_VERTICAL, 1.0)}),
-    # ... and here none of the regular looks does: an in-between look finds it, and the
-    # placement its fits agree on reads the grids (clip_query.IN_BETWEEN_LOOKS,
-    # reframe._placements)
+    # ... and here no regular look lands near enough (their hits fit keyframes far from
+    # them): the in-between looks do, and the placement their fits agree on reads the grids
+    # (clip_query.IN_BETWEEN_LOOKS, reframe._placements: without either, no match)
     ("bikes.mp4", 2.05, {"window": lambda u: (1 - BIKES_VERTICAL, 0.0, 1.0, 1.0)}),
     ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
     # grid cells of a dozen query pixels: the fitted transforms alone read them too far

@@ -274,6 +274,8 @@ def _placements(hits: list[_Hit]) -> list[tuple[float, Fit, bool]]:
     free = np.ones(len(hits), bool)
     placements: list[tuple[float, Fit, bool]] = []
     for i in np.argsort(-(agree @ cells), kind="stable"):
+        if len(placements) >= FIXED_PLACEMENTS:
+            break
         group = agree[i] & free
         if not free[i] or len(np.unique(times[group])) < 2:
             continue
@@ -285,8 +287,6 @@ def _placements(hits: list[_Hit]) -> list[tuple[float, Fit, bool]]:
                   coverage=float(np.average([f.coverage for f, g in zip(fits, group, strict=True) if g],
                                             weights=w)))
         placements.append((float(np.median(times[group])), fit, bool(mirrored[i])))
-        if len(placements) == FIXED_PLACEMENTS:
-            break
     return placements
 
 
