@@ -568,18 +568,23 @@ class _QueryWords:
 
     def __init__(self, vocabulary) -> None:
         self._vocabulary = vocabulary
-        # by the codes array's id; the array is held, so that the id stays its own
-        self._assigned: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # by the codes array's id (the array is held, so that the id stays its own): its
+        # words, or the arrays it was concatenated from, whose words are its words
+        self._known: dict[int, tuple[np.ndarray, np.ndarray | list[np.ndarray]]] = {}
 
     def of(self, codes: np.ndarray) -> np.ndarray:
-        held = self._assigned.get(id(codes))
-        if held is None:
-            held = self._assigned[id(codes)] = (codes, self._vocabulary.words(codes))
-        return held[1]
+        _, known = self._known.get(id(codes), (codes, None))
+        if isinstance(known, np.ndarray):
+            return known
+        words = (self._vocabulary.words(codes) if known is None
+                 else np.concatenate([self.of(part) for part in known]))
+        self._known[id(codes)] = (codes, words)
+        return words
 
     def joined(self, parts: list[np.ndarray], codes: np.ndarray) -> None:
-        """``codes`` are ``parts`` concatenated: their words are the parts' words."""
-        self._assigned[id(codes)] = (codes, np.concatenate([self.of(p) for p in parts]))
+        """``codes`` are ``parts`` concatenated (their words are found when first asked for:
+        a second look that finds a copy ends the looks before the merged one)."""
+        self._known[id(codes)] = (codes, parts)
 
 
 def _copy_found(candidates: list[Candidate]) -> bool:

@@ -263,7 +263,8 @@ def _placements(hits: list[_Hit]) -> list[tuple[float, Fit, bool]]:
     fits = [h.fit for h in hits]
     mirrored = np.array([h.mirrored for h in hits])
     scale = np.log([f.scale for f in fits])
-    turn, tx, ty = (np.array([getattr(f, a) for f in fits]) for a in ("rotation_deg", "tx", "ty"))
+    turn, tx, ty, cover = (np.array([getattr(f, a) for f in fits])
+                           for a in ("rotation_deg", "tx", "ty", "coverage"))
     cells = np.array([f.cells for f in fits], np.float64)
     agree = ((mirrored[:, None] == mirrored[None, :])
              & (np.abs(scale[:, None] - scale[None, :]) <= PLACEMENT_SCALE)
@@ -284,8 +285,7 @@ def _placements(hits: list[_Hit]) -> list[tuple[float, Fit, bool]]:
         fit = Fit(cells=int(w.max()), scale=float(np.exp(np.average(scale[group], weights=w))),
                   rotation_deg=float(np.average(turn[group], weights=w)),
                   tx=float(np.average(tx[group], weights=w)), ty=float(np.average(ty[group], weights=w)),
-                  coverage=float(np.average([f.coverage for f, g in zip(fits, group, strict=True) if g],
-                                            weights=w)))
+                  coverage=float(np.average(cover[group], weights=w)))
         placements.append((float(np.median(times[group])), fit, bool(mirrored[i])))
     return placements
 
