@@ -59,7 +59,7 @@ def test_an_image_descriptor_gets_the_uploads_verdict_and_matches(
     copied = _edited_astronaut(tmp_path / "copy.jpg")
     descriptor = _fingerprint(cli, copied, tmp_path)
     assert (descriptor["format"], descriptor["version"], descriptor["kind"]) == (
-        "registry.query-descriptor", 4, "image")
+        "registry.query-descriptor", 5, "image")
     uploaded = _upload(admin, copied, "/v1/checks")
     sent = _send(admin, "/v1/checks/fingerprints", descriptor)
     [item] = sent["items"]
@@ -166,8 +166,32 @@ def test_a_picture_in_picture_descriptor_carries_its_inset(
     assert response.status_code == 422 and "inset: a version 2 field" in response.text
 
 
+def test_a_small_pictures_descriptor_carries_its_smaller_retry_look(
+        admin: Api, registered: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A 9:16 reframe of coffee.png keeping a third of it, shrunk to a 190-pixel long side:
+    # its second retry look is at 320 px, not 1024 (image.retry_sides).
+    coffee = Image.open(media.image("coffee.png")).convert("RGB")
+    w, h = coffee.size
+    small = tmp_path / "small.jpg"
+    reframe = coffee.crop((w // 3, 0, w // 3 + round(h * 9 / 16), h))
+    reframe.resize((107, 190)).save(small, format="JPEG", quality=40)
+    descriptor = _fingerprint(cli, small, tmp_path)
+    assert [max(view["size"]) for view in descriptor["retries"]] == [512, 320]
+    uploaded = _upload(admin, small, "/v1/checks")
+    [item] = _send(admin, "/v1/checks/fingerprints", descriptor)["items"]
+    assert item["verdict"] == uploaded["verdict"] == "copy"
+    assert item["matches"] == uploaded["matches"]
+    assert item["matches"][0]["asset_id"] == registered["coffee"]
+    # Before version 5 a descriptor's retries were always at 512 and 1024.
+    response = admin.post("/v1/checks/fingerprints", json={"descriptors": [descriptor | {"version": 4}]})
+    assert response.status_code == 422
+    assert "retries: a small picture's sides (512, 320) are a version 5 field" in response.text
+
+
 def test_the_json_form_round_trips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    for path in (media.image("coffee.png"), _coffee_inset(tmp_path / "pip.jpg"),
+    panorama = tmp_path / "panorama.png"  # its 1024-px retry is 1024 x 320: not a small picture's
+    Image.open(media.image("coffee.png")).resize((1600, 500)).save(panorama)
+    for path in (media.image("coffee.png"), _coffee_inset(tmp_path / "pip.jpg"), panorama,
                  media.clip("bikes.mp4")):
         written = _fingerprint(cli, path, tmp_path)
         assert to_json(from_json(written), written["name"]) == written
@@ -205,7 +229,8 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
                                    "phashes": _b64(bytes(8 * n)), "mirror_phashes": _b64(bytes(8 * n)),
                                    "informative": _b64(bytes([informative]) * n)}}
     cases = [
-        (_changed(image, "version", 5), "unsupported descriptor version 5: this registry reads version(s) 1, 2, 3, 4"),
+        (_changed(image, "version", 6),
+         "unsupported descriptor version 6: this registry reads version(s) 1, 2, 3, 4, 5"),
         (_changed(clip, "version", 3), "reframe.looks.in_between: a version 4 field"),
         (_changed(clip, "reframe.looks.in_between", _b64(bytes([2] * looks["count"]))),
          "reframe.looks.in_between: 1 or 0 per look"),

@@ -17,6 +17,8 @@ from registry.fingerprints.image import (
     ORB_QUERY_FEATURES,
     QUERY_RETRY_SIDES,
     QUERY_WORK_SIDE,
+    SMALL_QUERY_RETRY_SIDES,
+    SMALL_QUERY_SIDE,
 )
 
 PHash = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$",
@@ -116,8 +118,10 @@ class _ImageViews(BaseModel):
     retries: list[OrbRetryView] = Field(
         min_length=len(QUERY_RETRY_SIDES), max_length=len(QUERY_RETRY_SIDES), description=(
             f"The keypoints again with the picture resized to long sides "
-            f"{' and '.join(map(str, QUERY_RETRY_SIDES))}, in that order: the engine looks "
-            f"at these when the first frame finds no copy (reframed crops, picture-in-picture)"))
+            f"{' and '.join(map(str, QUERY_RETRY_SIDES))}, in that order (format version 5: "
+            f"{' and '.join(map(str, SMALL_QUERY_RETRY_SIDES))} for a picture whose long side is "
+            f"at most {SMALL_QUERY_SIDE} pixels): the engine looks at these when the first "
+            f"frame finds no copy (reframed crops, picture-in-picture)"))
     inset: InsetFeatures | None = Field(default=None, description=(
         "Format version 2: the picture-in-picture inset found in the picture, if any; the "
         "engine looks at it first when the first frame finds no copy"))

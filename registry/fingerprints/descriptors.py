@@ -11,9 +11,9 @@ inverses on everything the engine reads -- ORB positions travel as the float32 v
 ORB produced, times as float64 -- so a descriptor gets bit-identical evidence to the
 upload it was computed from.
 
-Format version 4::
+Format version 5::
 
-    {"format": "registry.query-descriptor", "version": 4, "fingerprint_version": 2,
+    {"format": "registry.query-descriptor", "version": 5, "fingerprint_version": 2,
      "kind": "image", "name": "copy.jpg",
      "phash": "<16 hex: imagehash.phash of the picture>",
      "variants": {"mirror": "<16 hex>", "trim": "<16 hex>", "trim_mirror": "<16 hex>"},
@@ -22,15 +22,16 @@ Format version 4::
                         "points": base64 n x 2 float32 little-endian (x, y) in the ORB frame,
                         "angles": base64 n bytes (orientation in 1/256 turns)},
              "mirror": {... the same for the horizontally mirrored picture}},
-     "retries": [{"size": [w, h], "orb": {...}},   # the same at each QUERY_RETRY_SIDES
-                 ...],                             # long side, in that order
+     "retries": [{"size": [w, h], "orb": {...}},   # the same at each of image.retry_sides:
+                 ...],                             # QUERY_RETRY_SIDES, or for a picture of at
+                                                   # most SMALL_QUERY_SIDE px SMALL_QUERY_RETRY_SIDES
      "inset": {"phash": "<16 hex>", "mirror": "<16 hex>",  # optional: a picture-in-picture
                "size": [w, h], "orb": {...}},              # cut-out (image.InsetView); its
                                                            # keypoints in the first ORB frame
      "gray": {"size": [w, h],      # the picture's grey levels, long side agreement.QUERY_GRAY_SIDE,
               "pixels": base64 h x w bytes}}   # for the aligned-picture check (agreement.py)
 
-    {"format": ..., "version": 4, "fingerprint_version": 2, "kind": "clip", "name": "copy.mp4",
+    {"format": ..., "version": 5, "fingerprint_version": 2, "kind": "clip", "name": "copy.mp4",
      "frames": {"count": n,
                 "timestamps": base64 n float64 little-endian (seconds, strictly increasing),
                 "phashes": base64 n x 8 bytes (each pHash big-endian: its 16 hex digits),
@@ -50,8 +51,10 @@ Format version 4::
 Version 2 added the clip's optional ``reframe`` part and the image's optional ``inset``
 (absent when the picture has none: ``image.find_inset``); version 3 the image's ``gray``
 (required from version 3 on; a clip's looks do not carry it); version 4 the looks'
-``in_between`` flags (optional: without them every look is a regular one, as before). Versions
-1-3 are still read, but only a registry whose ``fingerprint_version`` they name accepts them
+``in_between`` flags (optional: without them every look is a regular one, as before); version
+5 a small picture's ``retries`` at ``SMALL_QUERY_RETRY_SIDES`` (earlier versions carry
+``QUERY_RETRY_SIDES`` whatever the picture's size, and are searched with them). Versions
+1-4 are still read, but only a registry whose ``fingerprint_version`` they name accepts them
 (see below).
 
 Arrays travel as base64 of their bytes: exact, and compact enough that a clip's frame
@@ -88,6 +91,7 @@ from registry.fingerprints.image import (
     ORB_QUERY_FEATURES,
     QUERY_RETRY_SIDES,
     QUERY_WORK_SIDE,
+    SMALL_QUERY_RETRY_SIDES,
     InsetView,
     OrbView,
     QueryDescriptors,
@@ -95,9 +99,9 @@ from registry.fingerprints.image import (
 from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"
-VERSION = 4  # 2: a clip's optional "reframe" part, an image's optional "inset"; 3: "gray";
-# 4: a clip's "looks.in_between"
-SUPPORTED_VERSIONS = (1, 2, 3, VERSION)
+VERSION = 5  # 2: a clip's optional "reframe" part, an image's optional "inset"; 3: "gray";
+# 4: a clip's "looks.in_between"; 5: a small picture's retries at SMALL_QUERY_RETRY_SIDES
+SUPPORTED_VERSIONS = (1, 2, 3, 4, VERSION)
 KINDS = ("image", "clip")
 MAX_FRAMES = 20_000  # > 10 minutes at the 30 frames a second the engine samples
 MAX_TIME_S = 4_000_000.0
@@ -285,10 +289,8 @@ def _image(data: dict, version: int, where: str = "", look: bool = False) -> Que
     phash = {"plain": _code(data.get("phash"), f"{where}phash"),
              **{v: _code(variants[v], f"{where}variants.{v}") for v in PHASH_VARIANTS}}
     first = _view(data, QUERY_WORK_SIDE, where)
-    retries = data.get("retries")
-    if not isinstance(retries, list) or len(retries) != len(QUERY_RETRY_SIDES):
-        raise DescriptorError(f"{where}retries: expected {len(QUERY_RETRY_SIDES)} views, at long "
-                              f"sides {', '.join(map(str, QUERY_RETRY_SIDES))}")
+    retries = _field(data, "retries", list, where)
+    sides = _retry_sides(retries, version, where)
     inset = None
     if data.get("inset") is not None:
         if version < 2:
@@ -303,8 +305,27 @@ def _image(data: dict, version: int, where: str = "", look: bool = False) -> Que
                               f"version {version})")
     return QueryDescriptors(phash=phash, orb=first.orb, size=first.size, retry_views=tuple(
         _view(view, side, f"{where}retries[{i}].")
-        for i, (view, side) in enumerate(zip(retries, QUERY_RETRY_SIDES, strict=True))),
+        for i, (view, side) in enumerate(zip(retries, sides, strict=True))),
         inset_view=inset, gray_sent=gray)
+
+
+def _retry_sides(retries: list, version: int, where: str) -> tuple[int, ...]:
+    """The long sides the retry views must have: QUERY_RETRY_SIDES, or from version 5 those
+    of a small picture (image.retry_sides), told apart by the last view's frame."""
+    if len(retries) != len(QUERY_RETRY_SIDES):
+        raise DescriptorError(f"{where}retries: expected {len(QUERY_RETRY_SIDES)} views, at long "
+                              f"sides {', '.join(map(str, QUERY_RETRY_SIDES))} (from version 5 "
+                              f"{', '.join(map(str, SMALL_QUERY_RETRY_SIDES))} for a small picture)")
+    last = retries[-1].get("size") if isinstance(retries[-1], dict) else None
+    # (a malformed size is refused by _view, against the usual sides)
+    if (isinstance(last, list) and last and all(type(side) is int for side in last)
+            and max(last) == SMALL_QUERY_RETRY_SIDES[-1]):
+        if version < 5:
+            raise DescriptorError(f"{where}retries: a small picture's sides "
+                                  f"({', '.join(map(str, SMALL_QUERY_RETRY_SIDES))}) are a version 5 "
+                                  f'field (write "version": 5)')
+        return SMALL_QUERY_RETRY_SIDES
+    return QUERY_RETRY_SIDES
 
 
 def _gray(data: Any, where: str) -> np.ndarray:
@@ -391,7 +412,7 @@ def _reframe(data: dict, version: int) -> ReframeQuery:
         where = f"reframe.looks.frames[{i}]."
         if not isinstance(look, dict):
             raise DescriptorError(f"{where.rstrip('.')}: expected an object")
-        parsed.append(_image(look, 2, where, look=True))
+        parsed.append(_image(look, version, where, look=True))
     grays = _field(data, "grays", dict, "reframe.")
     n = _field(grays, "count", int, "reframe.grays.")
     if not 0 <= n <= MAX_GRAYS:
