@@ -88,8 +88,8 @@ def report(records: list[ef.Record], families: tuple[str, ...]) -> None:
 
 def _merge_only_shipped_views() -> None:
     """Keep the looks a trial adds out of the merged look: it merges the shipped views only."""
-    merged, sides = matching._merged, len(fpimage.QUERY_RETRY_SIDES) + 1
-    matching._merged = lambda views, words: merged(views[:sides], words)
+    merged = matching._merged  # every trial adds its one look last
+    matching._merged = lambda views, words: merged(views[:-1], words)
 
 
 def _add_blur_look(sigma: float) -> None:
@@ -166,6 +166,7 @@ def main() -> None:
     if args.extra_retry_side:
         _merge_only_shipped_views()
         fpimage.QUERY_RETRY_SIDES = (*fpimage.QUERY_RETRY_SIDES, args.extra_retry_side)
+        fpimage.SMALL_QUERY_RETRY_SIDES = (*fpimage.SMALL_QUERY_RETRY_SIDES, args.extra_retry_side)
     ef._WORKS.update({w.key: w for w in evalset.load_works()})
     ef._DISTRACTORS.extend(ef.load_distractors(1000, args.workers))
     if args.calibration_seed:
@@ -175,7 +176,8 @@ def main() -> None:
             if (ef._WORKS[spec.source].role != "registered" or spec.family in families)
             and not (args.calibration_seed and split == "evaluation")]
     print(f"# Image looks trial: {args.reference_keypoints} reference keypoints, retry sides "
-          f"{fpimage.QUERY_RETRY_SIDES}, merged-look shortlist {matching.MERGED_SHORTLIST}; "
+          f"{fpimage.QUERY_RETRY_SIDES} (small pictures {fpimage.SMALL_QUERY_RETRY_SIDES}), "
+          f"merged-look shortlist {matching.MERGED_SHORTLIST}; "
           f"blur look {args.blur_look}, set {args.set}; {len(jobs)} queries")
     with multiprocessing.get_context("fork").Pool(args.workers, initializer=_init_worker) as pool:
         records = list(pool.imap(ef._run, jobs, chunksize=4))

@@ -169,14 +169,14 @@ def test_a_picture_in_picture_descriptor_carries_its_inset(
 def test_a_small_pictures_descriptor_carries_its_smaller_retry_look(
         admin: Api, registered: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # A 9:16 reframe of coffee.png keeping a third of it, shrunk to a 190-pixel long side:
-    # its second retry look is at 320 px, not 1024 (image.retry_sides).
+    # its retry looks are at 512, 320 and 224 px, not 512 and 1024 (image.retry_sides).
     coffee = Image.open(media.image("coffee.png")).convert("RGB")
     w, h = coffee.size
     small = tmp_path / "small.jpg"
     reframe = coffee.crop((w // 3, 0, w // 3 + round(h * 9 / 16), h))
     reframe.resize((107, 190)).save(small, format="JPEG", quality=40)
     descriptor = _fingerprint(cli, small, tmp_path)
-    assert [max(view["size"]) for view in descriptor["retries"]] == [512, 320]
+    assert [max(view["size"]) for view in descriptor["retries"]] == [512, 320, 224]
     uploaded = _upload(admin, small, "/v1/checks")
     [item] = _send(admin, "/v1/checks/fingerprints", descriptor)["items"]
     assert item["verdict"] == uploaded["verdict"] == "copy"
@@ -185,13 +185,13 @@ def test_a_small_pictures_descriptor_carries_its_smaller_retry_look(
     # Before version 5 a descriptor's retries were always at 512 and 1024.
     response = admin.post("/v1/checks/fingerprints", json={"descriptors": [descriptor | {"version": 4}]})
     assert response.status_code == 422
-    assert "retries: a small picture's sides (512, 320) are a version 5 field" in response.text
+    assert "retries: expected 2 views, at long sides 512, 1024 (from version 5 3" in response.text
 
 
 def test_the_json_form_round_trips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    panorama = tmp_path / "panorama.png"  # its 1024-px retry is 1024 x 320: not a small picture's
-    Image.open(media.image("coffee.png")).resize((1600, 500)).save(panorama)
-    for path in (media.image("coffee.png"), _coffee_inset(tmp_path / "pip.jpg"), panorama,
+    small = tmp_path / "small.png"
+    Image.open(media.image("coffee.png")).resize((200, 133)).save(small)
+    for path in (media.image("coffee.png"), _coffee_inset(tmp_path / "pip.jpg"), small,
                  media.clip("bikes.mp4")):
         written = _fingerprint(cli, path, tmp_path)
         assert to_json(from_json(written), written["name"]) == written

@@ -116,10 +116,11 @@ class _ImageViews(BaseModel):
         f"{QUERY_WORK_SIDE}"))
     orb: OrbVariants
     retries: list[OrbRetryView] = Field(
-        min_length=len(QUERY_RETRY_SIDES), max_length=len(QUERY_RETRY_SIDES), description=(
+        min_length=min(len(QUERY_RETRY_SIDES), len(SMALL_QUERY_RETRY_SIDES)),
+        max_length=max(len(QUERY_RETRY_SIDES), len(SMALL_QUERY_RETRY_SIDES)), description=(
             f"The keypoints again with the picture resized to long sides "
             f"{' and '.join(map(str, QUERY_RETRY_SIDES))}, in that order (format version 5: "
-            f"{' and '.join(map(str, SMALL_QUERY_RETRY_SIDES))} for a picture whose long side is "
+            f"{', '.join(map(str, SMALL_QUERY_RETRY_SIDES))} for a picture whose long side is "
             f"at most {SMALL_QUERY_SIDE} pixels): the engine looks at these when the first "
             f"frame finds no copy (reframed crops, picture-in-picture)"))
     inset: InsetFeatures | None = Field(default=None, description=(

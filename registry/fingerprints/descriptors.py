@@ -52,7 +52,7 @@ Version 2 added the clip's optional ``reframe`` part and the image's optional ``
 (absent when the picture has none: ``image.find_inset``); version 3 the image's ``gray``
 (required from version 3 on; a clip's looks do not carry it); version 4 the looks'
 ``in_between`` flags (optional: without them every look is a regular one, as before); version
-5 a small picture's ``retries`` at ``SMALL_QUERY_RETRY_SIDES`` (earlier versions carry
+5 a small picture's three ``retries`` at ``SMALL_QUERY_RETRY_SIDES`` (earlier versions carry
 ``QUERY_RETRY_SIDES`` whatever the picture's size, and are searched with them). Versions
 1-4 are still read, but only a registry whose ``fingerprint_version`` they name accepts them
 (see below).
@@ -100,7 +100,7 @@ from registry.fingerprints.video import DEFAULT_SAMPLE_FPS, VideoFingerprint
 
 FORMAT = "registry.query-descriptor"
 VERSION = 5  # 2: a clip's optional "reframe" part, an image's optional "inset"; 3: "gray";
-# 4: a clip's "looks.in_between"; 5: a small picture's retries at SMALL_QUERY_RETRY_SIDES
+# 4: a clip's "looks.in_between"; 5: a small picture's three retries at SMALL_QUERY_RETRY_SIDES
 SUPPORTED_VERSIONS = (1, 2, 3, 4, VERSION)
 KINDS = ("image", "clip")
 MAX_FRAMES = 20_000  # > 10 minutes at the 30 frames a second the engine samples
@@ -311,20 +311,14 @@ def _image(data: dict, version: int, where: str = "", look: bool = False) -> Que
 
 def _retry_sides(retries: list, version: int, where: str) -> tuple[int, ...]:
     """The long sides the retry views must have: QUERY_RETRY_SIDES, or from version 5 those
-    of a small picture (image.retry_sides), told apart by the last view's frame."""
+    of a small picture (image.retry_sides), told apart by their number."""
+    if len(retries) == len(SMALL_QUERY_RETRY_SIDES) and version >= 5:
+        return SMALL_QUERY_RETRY_SIDES
     if len(retries) != len(QUERY_RETRY_SIDES):
         raise DescriptorError(f"{where}retries: expected {len(QUERY_RETRY_SIDES)} views, at long "
                               f"sides {', '.join(map(str, QUERY_RETRY_SIDES))} (from version 5 "
+                              f"{len(SMALL_QUERY_RETRY_SIDES)} at "
                               f"{', '.join(map(str, SMALL_QUERY_RETRY_SIDES))} for a small picture)")
-    last = retries[-1].get("size") if isinstance(retries[-1], dict) else None
-    # (a malformed size is refused by _view, against the usual sides)
-    if (isinstance(last, list) and last and all(type(side) is int for side in last)
-            and max(last) == SMALL_QUERY_RETRY_SIDES[-1]):
-        if version < 5:
-            raise DescriptorError(f"{where}retries: a small picture's sides "
-                                  f"({', '.join(map(str, SMALL_QUERY_RETRY_SIDES))}) are a version 5 "
-                                  f'field (write "version": 5)')
-        return SMALL_QUERY_RETRY_SIDES
     return QUERY_RETRY_SIDES
 
 

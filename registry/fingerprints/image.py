@@ -59,13 +59,14 @@ QUERY_WORK_SIDE = 768
 # insets but 78% of reframes; 768 lies between.)
 QUERY_RETRY_SIDES = (512, 1024)
 # A small picture (long side SMALL_QUERY_SIDE or less: often a reframed crop shrunk to a
-# quarter) takes its second retry at SMALL_QUERY_RETRY_SIDES[1] instead: 1024 would magnify
-# it four times or more, blurring away what ORB finds, and a crop keeping 25-40% of a work
-# spans 50-63% of the registered 512-px side, about 320 px. On calibration-pool draws 12-15
-# (README) it found 136/144 reframes with edits instead of 134, 142/144 reframes instead of
-# 141, with 4 false copies in 1,240 never-registered pictures instead of 3.
+# quarter) takes SMALL_QUERY_RETRY_SIDES instead: 1024 would magnify it four times or more,
+# blurring away what ORB finds, while a crop keeping 25-40% of a work spans 50-63% of the
+# registered 512-px side (about 320 px), and one shrunk as well meets it smaller still. Its
+# looks are small, so they cost less than a large picture's two. On calibration-pool draws
+# 12-15 (README) reframes with edits 134 -> 138/144 and reframes 141 -> 142/144, with 5 false
+# copies in 1,240 never-registered pictures instead of 3 (320 alone: 136, 142 and 4).
 SMALL_QUERY_SIDE = 256
-SMALL_QUERY_RETRY_SIDES = (512, 320)
+SMALL_QUERY_RETRY_SIDES = (512, 320, 224)
 INSET_WORK_SIDE = 512  # a picture-in-picture cut-out is described at the registered scale
 ORB_REFERENCE_FEATURES = 300  # stored per registered image, 37 bytes each (200: combo recall 94%)
 ORB_QUERY_FEATURES = 1000  # queries are not stored, so they can afford more

@@ -410,7 +410,7 @@ class Matcher:
             # The second look: first the picture-in-picture cut-out when there is one (its
             # pHashes and its keypoints at the registered scale: one detection and a few
             # hashes, and a look only for pictures with an inset), then the retry sizes
-            # (image.QUERY_RETRY_SIDES), each view alone, until one finds a copy, then all
+            # (image.retry_sides), each view alone, until one finds a copy, then all
             # views' keypoints as one set, whose inliers at different scales add up (on the
             # calibration split 3 points of recall on reframes with rescaling and JPEG,
             # over the views alone).
