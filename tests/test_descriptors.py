@@ -166,7 +166,7 @@ def test_a_picture_in_picture_descriptor_carries_its_inset(
     assert response.status_code == 422 and "inset: a version 2 field" in response.text
 
 
-def test_a_small_pictures_descriptor_carries_its_smaller_retry_look(
+def test_a_small_pictures_descriptor_carries_its_smaller_retry_looks(
         admin: Api, registered: dict, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # A 9:16 reframe of coffee.png keeping a third of it, shrunk to a 190-pixel long side:
     # its retry looks are at 512, 320 and 224 px, not 512 and 1024 (image.retry_sides).
