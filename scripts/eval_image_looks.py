@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/eval_image_looks.py [--reference-keypoints N] [--coarse-reference K:F]
         [--extra-retry-side S] [--merged-shortlist N] [--calibration-seed S] [--all-families] [--blur-look SIGMA]
-        [--set NAME=VALUE ...] [--save RECORDS.pickle]
+        [--set NAME=VALUE ...] [--save RECORDS.pickle] [--calibration-only]
 
 Runs the calibration and evaluation splits of ``eval_fingerprints.py`` restricted to the
 reframe, picture-in-picture, crop and combination families (every never-registered query
@@ -23,7 +23,8 @@ split cannot make, without looking at the evaluation split; ``--all-families`` r
 family (the full evaluation's shortlist column, without its exhaustive one: about twice
 the time); ``--blur-look`` adds a retry look at the picture Gaussian-blurred by SIGMA
 pixels; ``--set`` overrides a ``matching.py`` constant for the run; ``--save`` pickles the
-records (``eval_fingerprints.Record``) for a closer look at fits and agreements.
+records (``eval_fingerprints.Record``) for a closer look at fits and agreements;
+``--calibration-only`` leaves the evaluation split out while a choice is being made.
 """
 
 import argparse
@@ -148,6 +149,8 @@ def main() -> None:
     parser.add_argument("--all-families", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--save", default="")
+    parser.add_argument("--calibration-only", action="store_true",
+                        help="leave the evaluation split out (while choosing)")
     parser.add_argument("--blur-look", type=float, default=0)
     parser.add_argument("--coarse-reference", default="", metavar="KEEP:FACTOR")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -174,7 +177,7 @@ def main() -> None:
     families = tuple(evalset.FAMILIES) if args.all_families else FAMILIES
     jobs = [(split, spec) for split, spec in ef.query_jobs()
             if (ef._WORKS[spec.source].role != "registered" or spec.family in families)
-            and not (args.calibration_seed and split == "evaluation")]
+            and not ((args.calibration_seed or args.calibration_only) and split == "evaluation")]
     print(f"# Image looks trial: {args.reference_keypoints} reference keypoints, retry sides "
           f"{fpimage.QUERY_RETRY_SIDES} (small pictures {fpimage.SMALL_QUERY_RETRY_SIDES}), "
           f"merged-look shortlist {matching.MERGED_SHORTLIST}; "

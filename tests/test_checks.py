@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageOps
 
+from registry.fingerprints import matching
 from registry.main import create_app
 from tests import media
 from tests.conftest import Api
@@ -193,6 +194,22 @@ def test_a_weak_fit_is_a_copy_when_the_aligned_pictures_agree(admin: Api, regist
     with TestClient(create_app(settings)) as after:
         [item] = _check(Api(after, admin.key), ("vertical.jpg", _hard_vertical_reframe()))["items"]
         assert item["verdict"] == "copy" and item["matches"][0]["picture_agreement"] > 0.8
+
+
+def test_a_fit_whose_aligned_pictures_disagree_is_no_evidence(admin: Api, registered: dict,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock picture fits the mirrored retina photograph on 9 cells (circle on circle),
+    but the retina placed by that fit does not look like the clock: the fit counts nothing."""
+    upload(admin, registered["source"]["id"], media.image("retina.jpg"))
+    clock = ("clock.png", media.image("clock_motion.png").read_bytes())
+    [item] = _check(admin, clock)["items"]
+    assert item["verdict"] == "clear" and item["matches"] == []
+    veto = matching.AGREEMENT_VETO
+    monkeypatch.setattr(matching, "AGREEMENT_VETO", -1.0)  # every fit counted, as before
+    [item] = _check(admin, clock)["items"]
+    [match] = item["matches"]
+    assert item["verdict"] == "similar" and match["inlier_cells"] >= 9
+    assert match["picture_agreement"] < veto
 
 
 def test_a_cropped_clip_is_found_through_crop_windows(admin: Api, registered: dict,

@@ -24,7 +24,9 @@ calibration split with both classes weighted equally (roughly "probability this
 pair is a copy" at even odds); the verdict thresholds apply to that score. A fit of
 AGREEMENT_MIN_CELLS or more is also checked photometrically (agreement.py: the registered
 picture's thumbnail placed in the query by the fit, against the query), and its agreement
-beyond AGREEMENT_CHANCE is a third term: a weak fit whose pictures agree is a copy.
+beyond AGREEMENT_CHANCE is a third term: a weak fit whose pictures agree is a copy. A
+weak fit whose pictures disagree (below AGREEMENT_VETO) counts no inlier cells at all:
+chance fits (a clock's circle on a retina's) line up keypoints, not pictures.
 
 Among near-identical candidates (frames of one shot) the score saturates at 1.0, so
 candidates are ranked by the score as reported (SCORE_DECIMALS), then by the raw
@@ -70,6 +72,7 @@ ORB_MAX_HAMMING = 64  # of 256 bits: beyond this an ORB pair is noise
 ORB_KNN = 4  # neighbours per query code; a true match is rarely beyond the 4th
 ORB_MIN_VOTES = 6  # fewer raw matches than this cannot be verified meaningfully
 ORB_VERIFY_TOP = 8  # images verified with RANSAC per mirror variant
+RETRY_WORDS_PER_CODE = 1  # visual words each query code is looked up by in the second looks
 RANSAC_PIXELS = 8.0  # reprojection tolerance in the 512-px reference frame
 ORB_ANGLE_TOLERANCE = 24  # 1/256 turns (~34 deg) around the dominant keypoint rotation
 ORB_ROTATION_TOLERANCE = 25.0  # degrees between RANSAC rotation and keypoint rotation
@@ -88,6 +91,14 @@ PHASH_CANDIDATE_DISTANCE = 24  # the eval's candidate radius, so its ablation ca
 AGREEMENT_MIN_CELLS = ORB_CHANCE_CELLS + 1
 AGREEMENT_CHANCE = 0.45
 AGREEMENT_WEIGHT = 47.0
+# ... and a fit of fewer than AGREEMENT_VETO_CELLS cells whose pictures disagree (agreement
+# below AGREEMENT_VETO) counts no cells at all: on the calibration data of 2026-12-07
+# (calibration split and calibration-pool draws 12-15, 1,550 never-registered pictures) the
+# copies' own fits agreed at 0.30 or more where the false copies' 10- and 11-cell fits
+# (a clock taken for a retina photograph) agreed at 0.02-0.08, and no chance fit there
+# reached 12 cells (13 in the denser-keypoint trials: fits of 16 cells stand whatever).
+AGREEMENT_VETO = 0.2
+AGREEMENT_VETO_CELLS = 16
 
 # Which query variant is compared with which stored pHash, per evidence channel;
 # the eval's ablation switches channels on and off.
@@ -186,6 +197,13 @@ class Evidence:
     def orb_cells(self, channels=ALL_CHANNELS) -> int:
         return max([n for c, n in self.orb.items() if c in channels], default=0)
 
+    def counted_cells(self, channels=ALL_CHANNELS) -> int:
+        """``orb_cells`` without the fits the aligned-picture check contradicts (see
+        AGREEMENT_VETO): what the score counts."""
+        return max([n for c, n in self.orb.items() if c in channels
+                    and (n >= AGREEMENT_VETO_CELLS or self.agreements.get(c, 1.0) >= AGREEMENT_VETO)],
+                   default=0)
+
     def best_fit(self) -> tuple[str, Fit] | None:
         """The ORB channel with the most inlier cells (the plain one on a tie) and its fit."""
         return max(self.fits.items(), key=lambda item: item[1].cells, default=None)
@@ -199,7 +217,7 @@ def margins(evidence: Evidence, channels=ALL_CHANNELS) -> tuple[int, int]:
     """Evidence beyond chance: (pHash bits under the chance distance, ORB cells above
     the chance count)."""
     return (max(0, PHASH_CHANCE_DISTANCE - evidence.phash_distance(channels)),
-            max(0, evidence.orb_cells(channels) - ORB_CHANCE_CELLS))
+            max(0, evidence.counted_cells(channels) - ORB_CHANCE_CELLS))
 
 
 def agreement_margin(evidence: Evidence, channels=ALL_CHANNELS) -> float:
@@ -227,7 +245,7 @@ def verdict(value: float, copy_min=None, similar_min=None) -> str:
 def strength(evidence: Evidence) -> tuple[int, int]:
     """What ranks candidates whose reported scores are equal, larger first: pHash bits
     closer than chance, then ORB inlier cells."""
-    return margins(evidence)[0], evidence.orb_cells()
+    return margins(evidence)[0], evidence.counted_cells()
 
 
 @dataclass
@@ -415,6 +433,7 @@ class Matcher:
             # calibration split 3 points of recall on reframes with rescaling and JPEG,
             # over the views alone).
             inset = query.inset
+            words = _QueryWords(self.vocabulary, RETRY_WORDS_PER_CODE)
             looks: list[tuple[OrbView, int]] = []
             if inset is not None:
                 hashes.update(inset.phash)
@@ -566,8 +585,9 @@ class _QueryWords:
     look-ups of the clip evaluation's first 12 reframe queries, 237 looks: 8.9 -> 8.3 s,
     the same candidates)."""
 
-    def __init__(self, vocabulary) -> None:
+    def __init__(self, vocabulary, per_code: int = 1) -> None:
         self._vocabulary = vocabulary
+        self._per_code = per_code
         # by the codes array's id (the array is held, so that the id stays its own): its
         # words, or the arrays it was concatenated from, whose words are its words
         self._known: dict[int, tuple[np.ndarray, np.ndarray | list[np.ndarray]]] = {}
@@ -576,7 +596,7 @@ class _QueryWords:
         _, known = self._known.get(id(codes), (codes, None))
         if isinstance(known, np.ndarray):
             return known
-        words = (self._vocabulary.words(codes) if known is None
+        words = (self._vocabulary.words(codes, self._per_code) if known is None
                  else np.concatenate([self.of(part) for part in known]))
         self._known[id(codes)] = (codes, words)
         return words
