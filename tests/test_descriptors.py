@@ -185,7 +185,8 @@ def test_a_small_pictures_descriptor_carries_its_smaller_retry_looks(
     # Before version 5 a descriptor's retries were always at 512 and 1024.
     response = admin.post("/v1/checks/fingerprints", json={"descriptors": [descriptor | {"version": 4}]})
     assert response.status_code == 422
-    assert "retries: expected 2 views, at long sides 512, 1024 (from version 5 3" in response.text
+    assert ("retries: expected 2 views, at long sides 512, 1024; a small picture's 3 views, "
+            "at 512, 320, 224, from version 5 on") in response.text
 
 
 def test_the_json_form_round_trips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

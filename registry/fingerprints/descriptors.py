@@ -315,10 +315,10 @@ def _retry_sides(retries: list, version: int, where: str) -> tuple[int, ...]:
     if len(retries) == len(SMALL_QUERY_RETRY_SIDES) and version >= 5:
         return SMALL_QUERY_RETRY_SIDES
     if len(retries) != len(QUERY_RETRY_SIDES):
+        small = (f"; a small picture's {len(SMALL_QUERY_RETRY_SIDES)} views, at "
+                 f"{', '.join(map(str, SMALL_QUERY_RETRY_SIDES))}, from version 5 on")
         raise DescriptorError(f"{where}retries: expected {len(QUERY_RETRY_SIDES)} views, at long "
-                              f"sides {', '.join(map(str, QUERY_RETRY_SIDES))} (from version 5 "
-                              f"{len(SMALL_QUERY_RETRY_SIDES)} at "
-                              f"{', '.join(map(str, SMALL_QUERY_RETRY_SIDES))} for a small picture)")
+                              f"sides {', '.join(map(str, QUERY_RETRY_SIDES))}{small}")
     return QUERY_RETRY_SIDES
 
 

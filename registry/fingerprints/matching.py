@@ -244,7 +244,7 @@ def verdict(value: float, copy_min=None, similar_min=None) -> str:
 
 def strength(evidence: Evidence) -> tuple[int, int]:
     """What ranks candidates whose reported scores are equal, larger first: pHash bits
-    closer than chance, then ORB inlier cells."""
+    closer than chance, then the ORB inlier cells the score counts."""
     return margins(evidence)[0], evidence.counted_cells()
 
 
