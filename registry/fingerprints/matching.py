@@ -72,7 +72,6 @@ ORB_MAX_HAMMING = 64  # of 256 bits: beyond this an ORB pair is noise
 ORB_KNN = 4  # neighbours per query code; a true match is rarely beyond the 4th
 ORB_MIN_VOTES = 6  # fewer raw matches than this cannot be verified meaningfully
 ORB_VERIFY_TOP = 8  # images verified with RANSAC per mirror variant
-RETRY_WORDS_PER_CODE = 1  # visual words each query code is looked up by in the second looks
 RANSAC_PIXELS = 8.0  # reprojection tolerance in the 512-px reference frame
 ORB_ANGLE_TOLERANCE = 24  # 1/256 turns (~34 deg) around the dominant keypoint rotation
 ORB_ROTATION_TOLERANCE = 25.0  # degrees between RANSAC rotation and keypoint rotation
@@ -433,7 +432,6 @@ class Matcher:
             # calibration split 3 points of recall on reframes with rescaling and JPEG,
             # over the views alone).
             inset = query.inset
-            words = _QueryWords(self.vocabulary, RETRY_WORDS_PER_CODE)
             looks: list[tuple[OrbView, int]] = []
             if inset is not None:
                 hashes.update(inset.phash)
@@ -585,9 +583,8 @@ class _QueryWords:
     look-ups of the clip evaluation's first 12 reframe queries, 237 looks: 8.9 -> 8.3 s,
     the same candidates)."""
 
-    def __init__(self, vocabulary, per_code: int = 1) -> None:
+    def __init__(self, vocabulary) -> None:
         self._vocabulary = vocabulary
-        self._per_code = per_code
         # by the codes array's id (the array is held, so that the id stays its own): its
         # words, or the arrays it was concatenated from, whose words are its words
         self._known: dict[int, tuple[np.ndarray, np.ndarray | list[np.ndarray]]] = {}
@@ -596,7 +593,7 @@ class _QueryWords:
         _, known = self._known.get(id(codes), (codes, None))
         if isinstance(known, np.ndarray):
             return known
-        words = (self._vocabulary.words(codes, self._per_code) if known is None
+        words = (self._vocabulary.words(codes) if known is None
                  else np.concatenate([self.of(part) for part in known]))
         self._known[id(codes)] = (codes, words)
         return words

@@ -52,14 +52,13 @@ class Vocabulary:
         self._index.nprobe = WORD_NPROBE
         self.size = len(leaves)
 
-    def words(self, codes: np.ndarray, per_code: int = 1) -> np.ndarray:
-        """The word (leaf number) of each ORB code, int64 (n,); with ``per_code`` > 1 its
-        nearest ``per_code`` words (a set for the shortlist: at most n * per_code)."""
+    def words(self, codes: np.ndarray) -> np.ndarray:
+        """The word (leaf number) of each ORB code, int64 (n,)."""
         codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, 32)
         if not len(codes):
             return np.empty(0, np.int64)
-        _, ids = self._index.search(codes, per_code)
-        return ids.ravel() if per_code == 1 else ids[ids >= 0]  # a coarse cell may hold fewer
+        _, ids = self._index.search(codes, 1)
+        return ids.ravel()
 
 
 @cache
