@@ -161,8 +161,8 @@ def build(n: int, bulk: Bulk, refs, exhaustive: bool):
     before = rss()
     # The old path kept every fingerprint in RAM (a MemoryStore); the engine reads them
     # from the store (the database in the app).
-    matcher = (matching.Matcher(exhaustive=True) if exhaustive
-               else matching.Matcher(BulkStore(refs, bulk)))
+    matcher = (matching.Matcher(exhaustive=True, windows=True) if exhaustive
+               else matching.Matcher(BulkStore(refs, bulk), windows=True))
     matcher.add_many(list(refs.items()))
     seconds, batch = 0.0, 5000
     for start in range(len(refs), n, batch):

@@ -85,7 +85,8 @@ def _single_thread() -> None:
 
 def _build_matcher(exhaustive: bool) -> matching.Matcher:
     # pHash candidates as far as any ablation row may score them, not just the product's
-    matcher = matching.Matcher(exhaustive=exhaustive, phash_radius=matching.PHASH_CANDIDATE_DISTANCE)
+    matcher = matching.Matcher(exhaustive=exhaustive, phash_radius=matching.PHASH_CANDIDATE_DISTANCE,
+                               windows=True)
     registered = [w for w in _WORKS.values() if w.role == "registered"]
     items = []
     for work_id, work in enumerate(registered):
@@ -362,12 +363,13 @@ def image_section(args) -> None:
                ("+ phash_mirror", ("phash", "phash_mirror")),
                ("+ phash_trim", ("phash", "phash_mirror", "phash_trim")),
                ("+ phash_trim_mirror", ("phash", "phash_mirror", "phash_trim", "phash_trim_mirror")),
-               ("+ orb", ch[:-1]),
-               ("+ orb_mirror (full engine)", ch)]
+               ("+ orb", (*matching.PHASH_CHANNELS, "orb")),
+               ("+ orb_mirror", (*matching.PHASH_CHANNELS, "orb", "orb_mirror")),
+               ("+ crop window (full engine)", ch)]
     configs += [(f"full - {c}", tuple(x for x in ch if x != c)) for c in ch]
     hash_variants = ("phash_mirror", "phash_trim", "phash_trim_mirror")
     configs += [("full - all pHash variants", tuple(x for x in ch if x not in hash_variants)),
-                ("full - every pHash channel", ("orb", "orb_mirror"))]
+                ("full - every pHash channel", ("orb", "orb_mirror", matching.WINDOW_CHANNEL))]
     print("| configuration | " + " | ".join(families) + " | FPR |")
     print("|---|" + "---:|" * (len(families) + 1))
     results = {}
@@ -378,7 +380,7 @@ def image_section(args) -> None:
         print(f"| {name} | " + " | ".join(pct(rec[f]) for f in families) + f" | {pct(f_rate)} |")
     print("\nWhat each descriptor rescues (recall lost when it alone is removed from the full engine;"
           " forward gains in the first rows above):\n")
-    full = results["+ orb_mirror (full engine)"]
+    full = results["+ crop window (full engine)"]
     for c in list(ch) + ["all pHash variants", "every pHash channel"]:
         lost = {f: full[f] - results[f"full - {c}"][f] for f in families}
         lost = ", ".join(f"{f} -{pct(v)}" for f, v in lost.items() if v > 1e-9) or "nothing on its own"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from registry.fingerprints import matching
 from registry.fingerprints.clip_query import MAX_GRAYS
 from registry.fingerprints.descriptors import from_json, to_json
 from tests import media
@@ -294,3 +295,38 @@ def test_bad_descriptors_are_422_problems(admin: Api, registered: dict, cli, tmp
         response = admin.post("/v1/lookups/fingerprints", json=body)
         assert response.status_code == 422, (words, response.text)
         assert words in response.json()["detail"], (words, response.json()["detail"])
+
+
+def test_a_reframe_too_degraded_for_keypoints_is_found_as_a_crop_window(
+        admin: Api, registered: dict, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 9:16 reframe at the right edge of rocket.jpg (a third of it), shrunk to 72 x 128
+    # and saved at JPEG quality 12: none of its keypoints fit the work, but the query is a
+    # window of the registered picture (fingerprints/windows.py).
+    rocket = Image.open(media.image("rocket.jpg")).convert("RGB")
+    rocket.save(tmp_path / "rocket.png")
+    stills = source(admin, [holder(admin, "NASA")["id"]], builtin_licence(admin, "CC0-1.0")["id"],
+                    name="Stills")
+    work = upload(admin, stills["id"], tmp_path / "rocket.png")["id"]
+    w, h = rocket.size
+    left = w - 10 - round(h * 9 / 16)
+    copied = tmp_path / "vertical.jpg"
+    rocket.crop((left, 0, w - 10, h)).resize((72, 128)).save(copied, format="JPEG", quality=12)
+    uploaded = _upload(admin, copied, "/v1/checks")
+    [item] = _send(admin, "/v1/checks/fingerprints", _fingerprint(cli, copied, tmp_path))["items"]
+    assert item["verdict"] == uploaded["verdict"] == "copy"
+    assert item["matches"] == uploaded["matches"]
+    match = item["matches"][0]
+    assert (match["asset_id"], match["channel"], match["mirrored"]) == (work, "crop_window", False)
+    assert match["transform"]["rotation_deg"] == 0
+    assert match["transform"]["tx"] == pytest.approx(left / w, abs=0.02)
+    assert match["transform"]["scale"] == pytest.approx(h / w, abs=0.03)  # the query's long side
+    assert match["coverage"] == pytest.approx(9 / 16 * h / w, abs=0.03)
+    assert match["picture_agreement"] >= matching.WINDOW_CHANCE
+    # A flat picture would correlate fully with the flat sky: it has nothing to compare.
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (72, 128), (150, 170, 190)).save(flat)
+    assert _upload(admin, flat, "/v1/checks")["matches"] == []
+    # Without the crop-window look the keypoints alone do not make it a copy.
+    monkeypatch.setattr(matching, "WINDOW_CHANCE", 1.0)
+    assert _upload(admin, copied, "/v1/checks")["verdict"] != "copy"

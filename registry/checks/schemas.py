@@ -19,7 +19,9 @@ class Channel(str, Enum):
 
     global_hash = "global_hash"  # the whole picture's pHash (plain, border-trimmed or mirrored)
     local_features = "local_features"  # ORB keypoints verified geometrically (RANSAC)
-    crop_window = "crop_window"  # the pHash of a crop window of a registered clip frame
+    # a crop window of the registered frame: a clip frame's hashed windows, or (images) the
+    # query found as a window of the registered picture's thumbnail (fingerprints/windows.py)
+    crop_window = "crop_window"
 
 
 class Transform(BaseModel):
@@ -57,8 +59,9 @@ class MatchEvidence(BaseModel):
     channel: Channel | None = Field(default=None, description=(
         "What found the match: global_hash when the whole picture's pHash alone reaches the "
         "verdict, local_features when it takes ORB keypoints, crop_window when a clip frame "
-        "matched through one of its crop windows (null in checks stored before channels were "
-        "recorded)"))
+        "matched through one of its crop windows or the query was found as a window of the "
+        "registered picture (a crop too degraded for keypoints; null in checks stored before "
+        "channels were recorded)"))
     coverage: float | None = Field(default=None, description=(
         "Share of the frame the match covers: for local_features the share of the query frame "
         "inside the convex hull of the geometric inliers (a lower bound of what the work "
@@ -71,19 +74,22 @@ class MatchEvidence(BaseModel):
         "evidence the score counts beyond chance); null when no geometry was verified"))
     transform: Transform | None = Field(default=None, description=(
         "For local_features the fitted similarity; for a crop_window the window "
-        "(the copy's framing is within about 5% of it)"))
+        "(a clip frame's: the copy's framing is within about 5% of it; a picture's: the "
+        "best window found, rotation 0)"))
     picture_agreement: float | None = Field(default=None, description=(
         "For local_features: correlation in [-1, 1] of the registered picture, placed by the "
         "fitted similarity, with the query where it lands (band-passed grey levels); copies "
-        "agree near 1, chance fits below 0.45. Null when not measured (fits of fewer than 6 "
+        "agree near 1, chance fits below 0.45. For an image's crop_window the same "
+        "correlation at the window found (unrelated pictures reach about 0.65 there: it is "
+        "the best of many windows). Null when not measured (fits of fewer than 6 "
         "inlier cells, fingerprints stored before version 2, clips)"))
 
 
 class Match(MatchEvidence):
     """A registered work the submitted media copies. Matches are listed strongest first: by
     score, then (equal scores) by the raw evidence -- for images and frames pHash bits
-    closer than chance (20 - distance, at least 0), then inlier_cells; for clips the
-    agreeing frames' similarity."""
+    closer than chance (20 - distance, at least 0), then inlier_cells, then an image's
+    crop-window correlation; for clips the agreeing frames' similarity."""
 
     asset_id: str
     source_id: str

@@ -88,6 +88,12 @@ def _candidate_hit(c: Candidate) -> Hit:
         hit.picture_agreement = round(measured, 3)
     if hit.channel is Channel.local_features:
         _fitted(hit, fit)
+    window = c.evidence.window
+    if hit.channel is Channel.crop_window and window is not None:
+        hit.coverage = round(window.coverage, 3)
+        hit.transform = Transform(scale=round(window.scale, 3), rotation_deg=0.0,
+                                  tx=round(window.tx, 3), ty=round(window.ty, 3))
+        hit.picture_agreement = round(window.correlation, 3)
     return hit
 
 

@@ -207,8 +207,9 @@ def phash_bytes(code: int) -> bytes:
     return code.to_bytes(8, "big")
 
 
-def trim_borders(image: Image.Image) -> Image.Image:
-    """Crop uniform bars (letterbox, pillarbox, plain canvas) off an RGB image.
+def trim_borders(image: Image.Image, tolerance: float = TRIM_TOLERANCE) -> Image.Image:
+    """Crop uniform bars (letterbox, pillarbox, plain canvas) off an RGB image: rows and
+    columns whose grey levels stay within ``tolerance`` of the bar's (90th percentile).
 
     Trimming repeats until stable so that nested borders (black bars around a white
     page) all go; the same function runs on registered and query images, so both
@@ -222,10 +223,10 @@ def trim_borders(image: Image.Image) -> Image.Image:
     top, bottom, left, right = 0, g.shape[0], 0, g.shape[1]
     for _ in range(4):
         box = (top, bottom, left, right)
-        top += _bar_width(g[top:bottom, left:right])
-        bottom -= _bar_width(g[top:bottom, left:right][::-1])
-        left += _bar_width(g[top:bottom, left:right].T)
-        right -= _bar_width(g[top:bottom, left:right].T[::-1])
+        top += _bar_width(g[top:bottom, left:right], tolerance)
+        bottom -= _bar_width(g[top:bottom, left:right][::-1], tolerance)
+        left += _bar_width(g[top:bottom, left:right].T, tolerance)
+        right -= _bar_width(g[top:bottom, left:right].T[::-1], tolerance)
         if (top, bottom, left, right) == box:
             break
     h, w = g.shape
@@ -237,13 +238,13 @@ def trim_borders(image: Image.Image) -> Image.Image:
                        round(right / scale), round(bottom / scale)))
 
 
-def _bar_width(lines: np.ndarray) -> int:
+def _bar_width(lines: np.ndarray, tolerance: float) -> int:
     """Number of leading rows of ``lines`` that have the colour of its first row."""
     if lines.size == 0:
         return 0
     bar = np.median(lines[0])
     deviation = np.percentile(np.abs(lines - bar), 90, axis=1)
-    not_bar = np.nonzero(deviation > TRIM_TOLERANCE)[0]
+    not_bar = np.nonzero(deviation > tolerance)[0]
     return int(not_bar[0]) if len(not_bar) else lines.shape[0]
 
 

@@ -124,7 +124,7 @@ class LiveIndex:
     def __init__(self, directory: Path, engine: sa.Engine) -> None:
         self.directory = directory
         self.lock = threading.RLock()
-        self.images = Matcher(DatabaseStore(engine))
+        self.images = Matcher(DatabaseStore(engine), windows=True)
         self.frames = SegmentedHashIndex()
         self.keyframes = Matcher(KeyframeStore(engine))  # reframed copies of clips
         self.known: set[int] = set()

@@ -26,7 +26,10 @@ AGREEMENT_MIN_CELLS or more is also checked photometrically (agreement.py: the r
 picture's thumbnail placed in the query by the fit, against the query), and its agreement
 beyond AGREEMENT_CHANCE is a third term: a weak fit whose pictures agree is a copy. A
 weak fit whose pictures disagree (below AGREEMENT_VETO) counts no inlier cells at all:
-chance fits (a clock's circle on a retina's) line up keypoints, not pictures.
+chance fits (a clock's circle on a retina's) line up keypoints, not pictures. When no look
+finds a copy, a matcher built with ``windows=True`` (registered pictures, not keyframes)
+searches the query as a crop window of the best-voted candidates' thumbnails
+(windows.py), and the window's correlation beyond WINDOW_CHANCE is a fourth term.
 
 Among near-identical candidates (frames of one shot) the score saturates at 1.0, so
 candidates are ranked by the score as reported (SCORE_DECIMALS), then by the raw
@@ -55,6 +58,7 @@ from registry.fingerprints.image import (
     QueryDescriptors,
     query_descriptors,
 )
+from registry.fingerprints.windows import QueryWindows, Window
 
 # ---- calibrated by `.venv/bin/python scripts/eval_fingerprints.py` ---------------
 # Run of 2026-11-25 (fingerprint version 1, ORB 300 reference / 1000 query features):
@@ -98,6 +102,16 @@ AGREEMENT_WEIGHT = 47.0
 # reached 12 cells (13 in the denser-keypoint trials: fits of 16 cells stand whatever).
 AGREEMENT_VETO = 0.2
 AGREEMENT_VETO_CELLS = 16
+# The crop-window look (windows.py), when no other look finds a copy: the best window of the
+# WINDOW_CANDIDATES best-voted candidates' thumbnails, its correlation counted beyond
+# WINDOW_CHANCE. On the calibration data of 2026-12-08 (calibration split and draws 12-15),
+# when these were set, never-registered pictures' best windows reached 0.65 at most (bars
+# trimmed), the copies the look found 0.85-0.95; WINDOW_WEIGHT puts the copy line at 0.8.
+# (With the final trimming, windows.BAR_TOLERANCE: 0.66, and 0.78 for a text page in bars
+# on a gradient canvas, blurred; copies 0.83-0.98.)
+WINDOW_CANDIDATES = 16
+WINDOW_CHANCE = 0.7
+WINDOW_WEIGHT = 90.0
 
 # Which query variant is compared with which stored pHash, per evidence channel;
 # the eval's ablation switches channels on and off.
@@ -112,8 +126,9 @@ PHASH_PAIRS = {
     "phash_inset_mirror": [("inset_mirror", "plain"), ("inset_mirror", "trimmed")],
 }
 ORB_VARIANTS = {"orb": "plain", "orb_mirror": "mirror"}
+WINDOW_CHANNEL = "window"  # the crop-window look's best window
 PHASH_CHANNELS = tuple(PHASH_PAIRS)
-ALL_CHANNELS = PHASH_CHANNELS + tuple(ORB_VARIANTS)
+ALL_CHANNELS = PHASH_CHANNELS + tuple(ORB_VARIANTS) + (WINDOW_CHANNEL,)
 MIRRORED_CHANNELS = ("phash_mirror", "phash_trim_mirror", "phash_inset_mirror", "orb_mirror")
 SCORE_DECIMALS = 4  # scores are reported (and ranked) to this many decimals
 
@@ -186,6 +201,7 @@ class Evidence:
     # aligned-picture agreement (agreement.py) of each ORB channel's fit, where it was
     # measured: fits of at least AGREEMENT_MIN_CELLS cells on a fingerprint with a thumbnail
     agreements: dict[str, float] = field(default_factory=dict)
+    window: Window | None = None  # the crop-window look's, when it ran for this pair
 
     def agreement(self, channels=ALL_CHANNELS) -> float | None:
         return max([a for c, a in self.agreements.items() if c in channels], default=None)
@@ -225,12 +241,21 @@ def agreement_margin(evidence: Evidence, channels=ALL_CHANNELS) -> float:
     return 0.0 if measured is None else max(0.0, measured - AGREEMENT_CHANCE)
 
 
+def window_margin(evidence: Evidence, channels=ALL_CHANNELS) -> float:
+    """The best crop window's correlation beyond what unrelated pictures reach (0 when
+    not searched)."""
+    if evidence.window is None or WINDOW_CHANNEL not in channels:
+        return 0.0
+    return max(0.0, evidence.window.correlation - WINDOW_CHANCE)
+
+
 def score(evidence: Evidence, channels=ALL_CHANNELS, weights=None) -> float:
     """Calibrated similarity in [0, 1] from the evidence of the enabled channels."""
     bias, per_bit, per_cell = weights or SCORE_WEIGHTS
     phash_margin, orb_margin = margins(evidence, channels)
     return _sigmoid(bias + per_bit * phash_margin + per_cell * orb_margin
-                    + AGREEMENT_WEIGHT * agreement_margin(evidence, channels))
+                    + AGREEMENT_WEIGHT * agreement_margin(evidence, channels)
+                    + WINDOW_WEIGHT * window_margin(evidence, channels))
 
 
 def verdict(value: float, copy_min=None, similar_min=None) -> str:
@@ -241,10 +266,12 @@ def verdict(value: float, copy_min=None, similar_min=None) -> str:
     return "clear"
 
 
-def strength(evidence: Evidence) -> tuple[int, int]:
+def strength(evidence: Evidence) -> tuple[float, ...]:
     """What ranks candidates whose reported scores are equal, larger first: pHash bits
-    closer than chance, then the ORB inlier cells the score counts."""
-    return margins(evidence)[0], evidence.counted_cells()
+    closer than chance, then the ORB inlier cells the score counts, then the crop window's
+    correlation."""
+    window = evidence.window.correlation if evidence.window is not None else -1.0
+    return margins(evidence)[0], evidence.counted_cells(), round(window, SCORE_DECIMALS)
 
 
 @dataclass
@@ -262,15 +289,22 @@ class Candidate:
     @property
     def channel(self) -> str:
         """What found the match: "global_hash" when the pHashes alone reach its verdict
-        (the whole picture matches), else "local_features" (ORB and RANSAC)."""
-        alone = verdict(score(self.evidence, PHASH_CHANNELS))
-        return "global_hash" if alone == self.verdict else "local_features"
+        (the whole picture matches), else "local_features" (ORB and RANSAC) when they reach
+        it without the crop window, else "crop_window"."""
+        if verdict(score(self.evidence, PHASH_CHANNELS)) == self.verdict:
+            return "global_hash"
+        without_window = tuple(c for c in ALL_CHANNELS if c != WINDOW_CHANNEL)
+        if verdict(score(self.evidence, without_window)) == self.verdict:
+            return "local_features"
+        return "crop_window"
 
     @property
     def mirrored(self) -> bool:
         """Whether the channel's best evidence came from the mirrored query (strictly:
         a symmetric picture matches both ways)."""
         ev = self.evidence
+        if self.channel == "crop_window":
+            return ev.window is not None and ev.window.mirrored
         if self.channel == "local_features":
             best = ev.best_fit()
             return best is not None and best[0] in MIRRORED_CHANNELS
@@ -332,7 +366,8 @@ class Matcher:
 
     def __init__(self, store: FingerprintStore | None = None, *, exhaustive: bool = False,
                  phash_radius: int = PHASH_CANDIDATE_RADIUS, shortlist: int = SHORTLIST,
-                 merged_shortlist: int | None = None, postings_budget: int | None = None):
+                 merged_shortlist: int | None = None, postings_budget: int | None = None,
+                 windows: bool = False):
         from registry.fingerprints.index import SegmentedHashIndex
         from registry.fingerprints.words import POSTINGS_BUDGET, InvertedFile, vocabulary
 
@@ -343,6 +378,7 @@ class Matcher:
         self.merged_shortlist = MERGED_SHORTLIST if merged_shortlist is None else merged_shortlist
         self.postings_budget = POSTINGS_BUDGET if postings_budget is None else postings_budget
         self.exhaustive = exhaustive
+        self.windows = windows  # the crop-window look (registered pictures with thumbnails)
         self.orb_index = FaissBinaryIndex(256) if exhaustive else None
         self.vocabulary = vocabulary()
         self.words = InvertedFile(self.vocabulary.size)
@@ -420,7 +456,8 @@ class Matcher:
         hashes = dict(query.phash)
         phash_candidates = self._phash_candidates(hashes)
         words = _QueryWords(self.vocabulary)
-        orb_evidence = self._orb_evidence(query.views[0], self.shortlist, words)
+        votes: dict[int, int] = {}
+        orb_evidence = self._orb_evidence(query.views[0], self.shortlist, words, votes)
         agreements = _Agreements(query)
         candidates = self._candidates(hashes, phash_candidates, orb_evidence, agreements)
         if not _copy_found(candidates):
@@ -441,7 +478,7 @@ class Matcher:
                 looks += [(view, self.shortlist) for view in query.retries]
                 looks.append((_merged(query.views, words), self.merged_shortlist))
             for view, shortlist in looks:
-                for work_id, fits in self._orb_evidence(view, shortlist, words).items():
+                for work_id, fits in self._orb_evidence(view, shortlist, words, votes).items():
                     mine = orb_evidence.setdefault(work_id, {})
                     for channel, fit in fits.items():
                         held = mine.get(channel)
@@ -450,7 +487,35 @@ class Matcher:
                 candidates = self._candidates(hashes, phash_candidates, orb_evidence, agreements)
                 if _copy_found(candidates):
                     break
+        if self.windows and not _copy_found(candidates):
+            candidates = self._window_look(query, candidates, agreements, votes)
         return candidates[:k]
+
+    def _window_look(self, query: QueryDescriptors, candidates: list[Candidate],
+                     agreements: _Agreements, votes: dict[int, int]) -> list[Candidate]:
+        """The last look (windows.py): the query searched for as a crop window of the
+        thumbnails of the WINDOW_CANDIDATES candidates whose keypoints drew the most ORB
+        matches in any look (then the nearest pHashes): a copy too degraded for a fit
+        still draws some."""
+        if query.gray is None or not candidates:  # a descriptor without its grey picture
+            return candidates
+        searched = QueryWindows(query.gray)
+        # only what the product's indexes offer (the evaluation's matcher takes pHash
+        # candidates from further away, for its ablation)
+        offered = [c for c in candidates if votes.get(c.work_id, 0)
+                   or c.evidence.phash_distance() <= PHASH_CANDIDATE_RADIUS]
+        top = sorted(offered, key=lambda c: (-votes.get(c.work_id, 0),
+                                             c.evidence.phash_distance(), c.work_id))
+        top = top[:WINDOW_CANDIDATES]
+        fingerprints = self.store.get([c.work_id for c in top])
+        for c in top:
+            fp = fingerprints.get(c.work_id)
+            if fp is None or not fp.thumbnail:
+                continue
+            c.evidence.window = searched.search(agreements.thumbnail_band(c.work_id, fp))
+            c.score = score(c.evidence)
+            c.verdict = verdict(c.score)
+        return sorted(candidates, key=Candidate.rank)
 
     def _candidates(self, hashes: dict[str, int], phash_candidates: set[int],
                     orb_evidence: dict[int, dict[str, Fit | None]],
@@ -485,8 +550,10 @@ class Matcher:
 
     # -- ORB ---------------------------------------------------------------------
 
-    def _orb_evidence(self, view: OrbView, shortlist: int,
-                      words: _QueryWords) -> dict[int, dict[str, Fit | None]]:
+    def _orb_evidence(self, view: OrbView, shortlist: int, words: _QueryWords,
+                      most_votes: dict[int, int]) -> dict[int, dict[str, Fit | None]]:
+        """Each verified work's fit per ORB channel (None: no plausible fit); ``most_votes``
+        keeps each work's most matches in any look and channel."""
         found: dict[int, dict[str, Fit | None]] = {}
         for channel, variant in ORB_VARIANTS.items():
             codes, points, angles = view.orb[variant]
@@ -501,6 +568,8 @@ class Matcher:
             voted, votes = np.unique(works, return_counts=True)
             ranked = sorted(zip(voted.tolist(), votes.tolist(), strict=True), key=lambda wc: -wc[1])
             ranked = [(w, c) for w, c in ranked if w not in self._removed][:ORB_VERIFY_TOP]
+            for work_id, count in ranked:
+                most_votes[work_id] = max(most_votes.get(work_id, 0), count)
             if fingerprints is None:
                 fingerprints = self.store.get([w for w, c in ranked if c >= ORB_MIN_VOTES])
             for work_id, count in ranked:
@@ -543,6 +612,7 @@ class _Agreements:
         self.query = query
         self._measured: dict[tuple[int, str, Fit], float | None] = {}
         self._thumbnails: dict[int, np.ndarray] = {}
+        self._thumbnail_bands: dict[int, np.ndarray] = {}
         self._bands: dict[bool, np.ndarray | None] = {}  # the query's, by mirroring
 
     def of(self, work_id: int, fp: ImageFingerprint, fits: dict[str, Fit]) -> dict[str, float]:
@@ -562,11 +632,20 @@ class _Agreements:
         band = self._query_band(mirrored=channel in MIRRORED_CHANNELS)
         if band is None:  # a descriptor without its grey picture
             return None
-        if work_id not in self._thumbnails:
-            self._thumbnails[work_id] = decode_thumbnail(fp.thumbnail)
         frame = (band.shape[1], band.shape[0])
         reference = work_size(fp.width, fp.height, WORK_SIDE)
-        return agreement(band, self._thumbnails[work_id], fit.model(frame, reference), reference)
+        return agreement(band, self._thumbnail(work_id, fp), fit.model(frame, reference), reference)
+
+    def _thumbnail(self, work_id: int, fp: ImageFingerprint) -> np.ndarray:
+        if work_id not in self._thumbnails:
+            self._thumbnails[work_id] = decode_thumbnail(fp.thumbnail)
+        return self._thumbnails[work_id]
+
+    def thumbnail_band(self, work_id: int, fp: ImageFingerprint) -> np.ndarray:
+        """The band-passed thumbnail of a registered picture (the crop-window look's)."""
+        if work_id not in self._thumbnail_bands:
+            self._thumbnail_bands[work_id] = band_pass(self._thumbnail(work_id, fp))
+        return self._thumbnail_bands[work_id]
 
     def _query_band(self, mirrored: bool) -> np.ndarray | None:
         if mirrored not in self._bands:
