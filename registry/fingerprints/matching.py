@@ -108,7 +108,7 @@ AGREEMENT_VETO_CELLS = 16
 # when these were set, never-registered pictures' best windows reached 0.65 at most (bars
 # trimmed), the copies the look found 0.85-0.95; WINDOW_WEIGHT puts the copy line at 0.8.
 # (With the final trimming, windows.BAR_TOLERANCE: 0.66, and 0.78 for a text page in bars
-# on a gradient canvas, blurred; copies 0.83-0.98.)
+# on a gradient canvas, blurred; copies 0.93-0.98.)
 WINDOW_CANDIDATES = 16
 WINDOW_CHANCE = 0.7
 WINDOW_WEIGHT = 90.0
