@@ -65,19 +65,17 @@ class QueryWindows:
         # pHash's tolerance also trims skies and smooth margins off a third of the bar-less
         # reframes of calibration draw 12 (BAR_TOLERANCE: 28 of 143; bars 116 of 137).
         self.gray = np.asarray(trim_borders(Image.fromarray(gray), BAR_TOLERANCE))
-        self.top = THUMBNAIL_SIDE / min(self.gray.shape)  # no window is larger
-        self._patches: dict[tuple[int, int], _Patch | None] = {}
+        self.ceiling = THUMBNAIL_SIDE / min(self.gray.shape)  # no window's scale is larger
+        self._patches: dict[tuple[int, int], _Patch] = {}
 
-    def _patch(self, width: int, height: int) -> _Patch | None:
+    def _patch(self, width: int, height: int) -> _Patch:
+        """The query at (width, height), made when first asked for (a size the coarse pass
+        skips is only made if a window near it is refined)."""
         key = (width, height)
         if key not in self._patches:
-            inner = min(width, height) - 2 * MARGIN
-            if inner < MIN_SIDE:
-                self._patches[key] = None
-            else:
-                small = cv2.resize(self.gray, key, interpolation=cv2.INTER_AREA)
-                self._patches[key] = _Patch(band_pass(small)[MARGIN:height - MARGIN,
-                                                             MARGIN:width - MARGIN])
+            small = cv2.resize(self.gray, key, interpolation=cv2.INTER_AREA)
+            self._patches[key] = _Patch(band_pass(small)[MARGIN:height - MARGIN,
+                                                         MARGIN:width - MARGIN])
         return self._patches[key]
 
     def search(self, thumbnail_band: np.ndarray) -> Window | None:
@@ -94,13 +92,13 @@ class QueryWindows:
         smallest = min(largest, math.sqrt(MIN_AREA * thumb_w * thumb_h / (query_w * query_h)))
         # the scale that spans the work, then one grid for every work below it, so that
         # works of other shapes share the query's patches
-        grid = self.top / SCALE_STEP ** np.arange(
-            math.ceil(math.log(self.top / largest) / math.log(SCALE_STEP) + 1e-9),
-            math.floor(math.log(self.top / smallest) / math.log(SCALE_STEP) + 1e-9) + 1)
+        grid = self.ceiling / SCALE_STEP ** np.arange(
+            math.ceil(math.log(self.ceiling / largest) / math.log(SCALE_STEP) + 1e-9),
+            math.floor(math.log(self.ceiling / smallest) / math.log(SCALE_STEP) + 1e-9) + 1)
         sizes: list[tuple[int, int] | None] = []
         for ratio in (largest, *grid[grid < largest / SCALE_STEP ** 0.5]):
             size = (round(query_w * ratio), round(query_h * ratio))
-            if self._patch(*size) is None:
+            if min(size) - 2 * MARGIN < MIN_SIDE:
                 break  # smaller ones are narrower still
             sizes.append(size if size[0] <= thumb_w and size[1] <= thumb_h else None)
         coarse_thumbnail = _half(thumbnail_band)
@@ -131,8 +129,10 @@ class QueryWindows:
 
     def _usable(self, size: tuple[int, int] | None) -> _Patch | None:
         """The patch of this size when it fits the work and has detail to compare."""
-        patch = None if size is None else self._patch(*size)
-        return patch if patch is not None and patch.detail >= MIN_DETAIL else None
+        if size is None:
+            return None
+        patch = self._patch(*size)
+        return patch if patch.detail >= MIN_DETAIL else None
 
 
 class _Patch:
