@@ -1,7 +1,8 @@
 """Scale benchmark of the image matcher, the frame index and catch-up; Markdown tables.
 
     .venv/bin/python scripts/bench_matcher.py [--sizes 10000 100000 1000000]
-        [--exhaustive-max 100000] [--frames 10000000] [--real 2000] [--pg]
+        [--exhaustive-max 100000] [--frames 10000000] [--real 2000]
+        [--compare NAME=VALUE[,NAME=VALUE] ...]
 
 The registry: the evaluation set's 18 registered works (scripts/evalset.py),
 plus the bulk. The bulk is built from ``--real`` real fingerprints of synthetic pictures
@@ -16,6 +17,9 @@ Timings run on one core (faiss and OpenCV single-threaded); the exhaustive basel
 old path: every ORB code in one flat faiss index) is measured at every size up to
 ``--exhaustive-max`` and extrapolated linearly beyond it (it is linear: said in the
 table). Memory is the process RSS growth while the matcher is built, per image.
+``--compare`` times the engine with other ``matching.py`` settings as well (e.g.
+``WINDOW_CANDIDATES=0``: no crop-window look), in the same process and index, each query
+under every setting in turn, so that a change of a setting is measured in one machine state.
 """
 
 from __future__ import annotations
@@ -179,22 +183,30 @@ def build(n: int, bulk: Bulk, refs, exhaustive: bool):
     return matcher, seconds, rss() - before
 
 
-def run_queries(matcher, qs, names, limit=None):
-    times, hits, copies, false_copies, negatives = [], 0, 0, 0, 0
+def run_queries(matcher, qs, names, limit=None, arms=({},)):
+    """(times, recall, FPR) of the queries under each arm's ``matching`` settings; the arms
+    take turns query by query, so that every arm sees the same machine state."""
+    runs = [([], [0, 0, 0, 0]) for _ in arms]  # times; hits, copies, false copies, negatives
     for truth, _family, descriptors in qs[:limit]:
-        fetched = getattr(matcher.store, "seconds", 0.0)
-        t0 = time.perf_counter()
-        found = matcher.query(descriptors, k=5)
-        times.append(time.perf_counter() - t0 - (getattr(matcher.store, "seconds", 0.0) - fetched))
-        best = found[0] if found else None
-        is_copy = best is not None and best.verdict == "copy"
-        if truth is not None:
-            copies += 1
-            hits += is_copy and names.get(best.work_id) == truth
-        else:
-            negatives += 1
-            false_copies += is_copy
-    return times, hits / max(copies, 1), false_copies / max(negatives, 1)
+        for arm, (times, counts) in zip(arms, runs, strict=True):
+            shipped = {name: getattr(matching, name) for name in arm}
+            for name, value in arm.items():
+                setattr(matching, name, value)
+            fetched = getattr(matcher.store, "seconds", 0.0)
+            t0 = time.perf_counter()
+            found = matcher.query(descriptors, k=5)
+            times.append(time.perf_counter() - t0 - (getattr(matcher.store, "seconds", 0.0) - fetched))
+            for name, value in shipped.items():
+                setattr(matching, name, value)
+            best = found[0] if found else None
+            is_copy = best is not None and best.verdict == "copy"
+            if truth is not None:
+                counts[0] += is_copy and names.get(best.work_id) == truth
+                counts[1] += 1
+            else:
+                counts[2] += is_copy
+                counts[3] += 1
+    return [(times, c[0] / max(c[1], 1), c[2] / max(c[3], 1)) for times, c in runs]
 
 
 def pct(values, q):
@@ -212,14 +224,14 @@ def image_section(args) -> None:
         if n <= args.exhaustive_max:
             flat, _, grew = build(n, bulk, refs, exhaustive=True)
             limit = None if n <= args.exhaustive_recall_max else 3  # timing only beyond
-            times, recall, fpr = run_queries(flat, qs, names, limit)
+            [(times, recall, fpr)] = run_queries(flat, qs, names, limit)
             flat_rows[n] = (statistics.median(times), recall if limit is None else None,
                             fpr if limit is None else None, grew / n)
             del flat
             gc.collect()
         matcher, build_s, grew = build(n, bulk, refs, exhaustive=False)
         add_rate = (n - len(refs)) / max(build_s, 1e-9)
-        times, recall, fpr = run_queries(matcher, qs, names)
+        (times, recall, fpr), *compared = run_queries(matcher, qs, names, arms=({}, *args.compare))
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             names_p = matcher.phash_index.save(Path(tmp) / "phash")
@@ -240,6 +252,8 @@ def image_section(args) -> None:
             f_recall = f_fpr = None
             flat_note = f"extrapolated from {top:,}"
         rows.append([f"{n:,}", f"{pct(times, 50):.0f} / {pct(times, 99):.0f}",
+                     *(f"{pct(t, 50):.0f} / {pct(t, 99):.0f} ({r:.1%} / {f:.1%})"
+                       for t, r, f in compared),
                      f"{f_med * 1000:,.0f} ({flat_note})",
                      f"{recall:.1%} / {fpr:.1%}",
                      f"{f_recall:.1%} / {f_fpr:.1%}" if f_recall is not None else "-",
@@ -250,7 +264,9 @@ def image_section(args) -> None:
         gc.collect()
     print(f"## Image matcher at scale ({len(qs)} queries, one core, merged-look shortlist "
           f"{matching.MERGED_SHORTLIST})\n")
-    print(table(["registered images", "engine p50 / p99 ms", "exhaustive p50 ms",
+    print(table(["registered images", "engine p50 / p99 ms",
+                 *(f"with {', '.join(f'{k}={v}' for k, v in arm.items())}: p50 / p99 ms "
+                   "(recall / FPR)" for arm in args.compare), "exhaustive p50 ms",
                  "engine recall / FPR", "exhaustive recall / FPR", "engine RAM B/image",
                  "exhaustive RAM B/image", "engine adds/s", "snapshot save / load s"], rows))
 
@@ -292,6 +308,15 @@ def frames_section(args) -> None:
     print(table(["index", "hashes", "build s", "hashes/s", "lookup ms", "save / load s"], out))
 
 
+def _settings(text: str) -> dict:
+    """"NAME=VALUE,..." as matching.py settings, each value of its constant's type."""
+    settings = {}
+    for item in text.split(","):
+        name, value = item.split("=", 1)
+        settings[name] = type(getattr(matching, name))(value)
+    return settings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -307,7 +332,11 @@ def main() -> None:
     parser.add_argument("--skip-frames", action="store_true")
     parser.add_argument("--merged-shortlist", type=int, default=matching.MERGED_SHORTLIST,
                         help="images the merged look shortlists")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=VALUE[,NAME=VALUE]",
+                        help="also time every query with these matching.py settings, taking "
+                             "turns with the shipped ones query by query (a column each)")
     args = parser.parse_args()
+    args.compare = [_settings(arm) for arm in args.compare]
     matching.MERGED_SHORTLIST = args.merged_shortlist
     faiss.omp_set_num_threads(1)
     cv2.setNumThreads(1)
