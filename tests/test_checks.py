@@ -385,6 +385,10 @@ BIKES_VERTICAL = 272 * 9 / 16 / 640  # ... and of bikes' 2.35:1 frame
     # them): the in-between looks do, and the placement their fits agree on reads the grids
     # (clip_query.IN_BETWEEN_LOOKS, reframe._placements: without either, no match)
     ("bikes.mp4", 2.05, {"window": lambda u: (1 - BIKES_VERTICAL, 0.0, 1.0, 1.0)}),
+    # the re-fits' transforms give a line at 0.92x, 79 ms late; the placement two looks
+    # agree on reads the grids better, at 1x (reframe._refine_clip: placements compete)
+    ("bikes.mp4", 0.2, {"window": lambda u: (0.4 * (1 - BIKES_VERTICAL), 0.0,
+                                             0.4 * (1 - BIKES_VERTICAL) + BIKES_VERTICAL, 1.0)}),
     ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.4, (0.1, 0.2))}),
     # grid cells of a dozen query pixels: the fitted transforms alone read them too far
     # off to find it (refinement._polished)
@@ -393,7 +397,8 @@ BIKES_VERTICAL = 272 * 9 / 16 / 640  # ... and of bikes' 2.35:1 frame
     ("bikes.mp4", 1.0, {"inset": (media.image("astronaut.png"), 0.31, (0.05, 0.9))}),
     ("bikes.mp4", 3.0, {"window": lambda u: (0.3, 0.0, 1.0, 0.71), "scale": 0.8}),
 ], ids=["vertical reframe", "pan-and-scan", "slow-shot vertical reframe",
-        "fast-shot vertical reframe", "fast-shot vertical reframe between looks", "picture-in-picture",
+        "fast-shot vertical reframe", "fast-shot vertical reframe between looks",
+        "fast-shot vertical reframe, placement against re-fits", "picture-in-picture",
         "small picture-in-picture", "picture-in-picture, colour border", "off-centre 50% crop"])
 def test_reframed_clips_are_found_with_their_offset(admin: Api, registered: dict, tmp_path: Path,
                                                     film: str, start: float, edit: dict) -> None:

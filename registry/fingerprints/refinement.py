@@ -74,10 +74,14 @@ class Line(NamedTuple):
 
     @property
     def merit(self) -> float:
-        """Spatial + temporal correlation less the speed prior: in a slow shot a line at
-        half or twice the speed can fit a little better than the true one, while most
-        re-used footage plays at 1x."""
-        return self.spatial + self.temporal - SPEED_PRIOR * abs(math.log(self.speed))
+        return merit(self.spatial, self.temporal, self.speed)
+
+
+def merit(spatial: float, temporal: float, speed: float) -> float:
+    """A line's spatial + temporal correlation less the speed prior: in a slow shot a
+    line at half or twice the speed can fit a little better than the true one, while
+    most re-used footage plays at 1x."""
+    return spatial + temporal - SPEED_PRIOR * abs(math.log(speed))
 
 
 @dataclass(frozen=True)
