@@ -88,7 +88,7 @@ _FIT_MAX_ROTATION_DEG = 10.0
 # with the in-between looks, the clip calibration draw's right works 67 -> 68 of 68. They
 # were first tried only when the re-fits found no copy; since 2026-12-08 (tenth session)
 # they compete with the re-fits' copy by merit, as a copy's fits can carry a wrong scale or
-# a mirror-image drift that a slower or faster line absorbs better than the true one (the
+# offset that a slower or faster line absorbs better than the true one does (the
 # 9:16 grid, scripts/eval_reframe_grid.py, both start sets: bikes 33 -> 35 of 40 strictly,
 # the 1.25x one now 1x; Big Buck Bunny 30 -> 33 strictly; the clip calibration draw as it
 # was, 68 / 68 / 64 of 68, 0 of 18). A placement seen on one look only
