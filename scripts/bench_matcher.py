@@ -50,7 +50,7 @@ from registry.fingerprints.image import (  # noqa: E402
     query_descriptors,
 )
 from registry.fingerprints.index import FrameHashIndex, SegmentedHashIndex  # noqa: E402
-from scripts import evalset  # noqa: E402
+from scripts import evalset, trial_settings  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "registry-bench-matcher"
 
@@ -309,12 +309,9 @@ def frames_section(args) -> None:
 
 
 def _settings(text: str) -> dict:
-    """"NAME=VALUE,..." as matching.py settings, each value of its constant's type."""
-    settings = {}
-    for item in text.split(","):
-        name, value = item.split("=", 1)
-        settings[name] = type(getattr(matching, name))(value)
-    return settings
+    """"NAME=VALUE,..." as matching.py settings (trial_settings.parse each)."""
+    return {name: value for _, name, value in
+            (trial_settings.parse(item, (matching,)) for item in text.split(","))}
 
 
 def main() -> None:

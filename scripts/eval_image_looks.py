@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 from registry.fingerprints import image as fpimage  # noqa: E402
 from registry.fingerprints import matching  # noqa: E402
 from scripts import eval_fingerprints as ef  # noqa: E402
-from scripts import evalset  # noqa: E402
+from scripts import evalset, trial_settings  # noqa: E402
 
 FAMILIES = ("reframe", "reframe_combo", "pip", "pip_combo", "crop", "combo")
 
@@ -159,8 +159,7 @@ def main() -> None:
     fpimage.ORB_REFERENCE_FEATURES = args.reference_keypoints
     matching.MERGED_SHORTLIST = args.merged_shortlist
     for setting in args.set:  # after the flags, so that --set MERGED_SHORTLIST=... holds
-        name, value = setting.split("=", 1)
-        setattr(matching, name, type(getattr(matching, name))(value))
+        setattr(*trial_settings.parse(setting, (matching,)))
     if args.coarse_reference:
         keep, factor = args.coarse_reference.split(":")
         _add_coarse_reference(int(keep), float(factor))

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from registry.fingerprints import clip_query, keyframes, refinement, reframe  # noqa: E402
 from scripts import clip_evalset as ce  # noqa: E402
+from scripts import trial_settings  # noqa: E402
 
 POSITIONS = (0.0, 0.2, 0.4, 0.6, 1.0)
 STARTS = (0.2, 1.0, 1.8, 2.6)  # both films (bikes: before its cut-out shot)
@@ -59,11 +60,10 @@ def main() -> None:
                         help="excerpt starts in seconds (the 1.0-s one puts looks on keyframes)")
     args = parser.parse_args()
     for setting in args.set:
-        name, value = setting.split("=", 1)
-        module = next((m for m in (reframe, refinement, clip_query, keyframes) if hasattr(m, name)), None)
-        if module is None:
-            parser.error(f"no such setting: {name}")
-        setattr(module, name, type(getattr(module, name))(value))
+        try:
+            setattr(*trial_settings.parse(setting, (reframe, refinement, clip_query, keyframes)))
+        except ValueError as error:
+            parser.error(str(error))
     _STATE["refs"] = refs = ce.reference_fingerprints()
     _STATE["index"] = ce.build_index(refs)
     _STATE["keyframes"] = ce.build_keyframe_matcher(refs)
